@@ -1,0 +1,451 @@
+"""The MedRegA engine: load once, answer with streaming, cancellation and a per-image feature cache."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+from transformers.generation.streamers import BaseStreamer
+
+from medrega_core.engine.cache import FeatureCache
+from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint
+from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END, build_query
+from medrega_core.engine.errors import N_, EngineError, GenerationInputError, UnsupportedCheckpointError
+from medrega_core.engine.modeling import (
+    MedRegAForConditionalGeneration,
+    native_config_from_original,
+    num_image_tokens,
+    quantization_config,
+)
+from medrega_core.engine.preprocess import as_rgb_image, image_key, pixel_values
+from medrega_core.engine.settings import EngineSettings, GenerationOptions, SettingsError
+from medrega_core.engine.tokenizer import MedRegATokenizer
+
+#: ``progress(fraction, message_msgid)``: fraction in [0, 1], message an English msgid to translate.
+ProgressCallback = Callable[[float, str], None]
+#: Next-token candidates recorded after the prompt, as (token id, logit).
+TOP_CANDIDATES = 5
+_END_OF_STREAM = object()
+
+
+class GenerationFailedError(EngineError):
+    """The model raised while producing an answer."""
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One finished (or cancelled) answer.
+
+    Attributes
+    ----------
+    text:
+        The answer as shown to the user: cut at ``<|im_end|>``, stripped, ``<ref>``/``<box>`` kept.
+    input_ids:
+        Token ids of the full prompt (BOS first, image tokens expanded).
+    output_ids:
+        Generated token ids only, including ``<|im_end|>`` when the model stopped by itself.
+    finish_reason:
+        ``"stop"`` (end of turn), ``"length"`` (max_new_tokens reached) or ``"cancelled"``.
+    first_step_top:
+        The ``TOP_CANDIDATES`` best next tokens after the prompt as ``(id, logit)``, best first
+        (raw logits under greedy decoding).
+    vision_cached:
+        True when the image's features came from the cache (the vision tower did not run).
+    seconds:
+        Wall time from the request to the last token.
+    """
+
+    text: str
+    input_ids: list[int]
+    output_ids: list[int]
+    finish_reason: str
+    first_step_top: list[tuple[int, float]]
+    vision_cached: bool
+    seconds: float
+
+
+class _TokenQueue(BaseStreamer):
+    """Receives generated ids from ``generate`` (worker thread) for the consuming thread."""
+
+    def __init__(self) -> None:
+        self.tokens: queue.Queue[object] = queue.Queue()
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        for token_id in value.reshape(-1).tolist():
+            self.tokens.put(int(token_id))
+
+    def end(self) -> None:
+        self.tokens.put(_END_OF_STREAM)
+
+
+class _StopWhenSet(StoppingCriteria):
+    """Stops generation after the current token once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _FirstStepTop(LogitsProcessor):
+    """Records the best next-token candidates of the first decoding step."""
+
+    def __init__(self) -> None:
+        self.top: list[tuple[int, float]] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if not self.top:
+            values, ids = scores[0].float().topk(TOP_CANDIDATES)
+            self.top = list(zip(ids.tolist(), values.tolist()))
+        return scores
+
+
+def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)
+
+
+def _resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise SettingsError(N_("The device {device} was requested but no CUDA GPU is available."), device=requested)
+    return torch.device(requested)
+
+
+def _required_token(tokenizer: MedRegATokenizer, token: str) -> int:
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise UnsupportedCheckpointError(N_("The checkpoint's tokenizer has no {token} token."), token=token)
+    return token_id
+
+
+def _load_model(
+    files: CheckpointFiles, config: Any, quant: str, dtype: torch.dtype, device: torch.device
+) -> MedRegAForConditionalGeneration:
+    try:
+        model, info = MedRegAForConditionalGeneration.from_pretrained(
+            files.folder,
+            config=config,
+            dtype=dtype,
+            quantization_config=quantization_config(quant, dtype),
+            device_map={"": device},
+            use_safetensors=True,
+            attn_implementation="sdpa",
+            output_loading_info=True,
+        )
+    except torch.cuda.OutOfMemoryError as error:
+        raise EngineError(
+            N_("Not enough GPU memory to load the model with quantization {quant}; try nf4 or nf4-all."), quant=quant
+        ) from error
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        raise EngineError(N_("The model weights could not be loaded: {reason}"), reason=str(error)) from error
+    mismatched = sorted(info["missing_keys"]) + sorted(info["unexpected_keys"])
+    mismatched += sorted(str(k) for k in info["mismatched_keys"])
+    if mismatched:
+        raise UnsupportedCheckpointError(
+            N_("The checkpoint's weights do not match the MedRegA layout ({count} keys differ, e.g. {examples})."),
+            count=len(mismatched),
+            examples=", ".join(mismatched[:3]),
+        )
+    return model.eval()
+
+
+class MedRegAEngine:
+    """A loaded MedRegA model. Create with :meth:`load`.
+
+    One answer is generated at a time (a lock serialises requests); sessions share the feature cache.
+    """
+
+    def __init__(
+        self,
+        model: MedRegAForConditionalGeneration,
+        tokenizer: MedRegATokenizer,
+        files: CheckpointFiles,
+        settings: EngineSettings,
+        quant: str,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.files = files
+        self.settings = settings
+        self.quant = quant
+        self.device = model.lm_head.weight.device
+        self.num_image_tokens = num_image_tokens(files.config)
+        self.image_size = int(files.config["vision_config"]["image_size"])
+        self.image_token_id = model.config.image_token_id
+        self.turn_end_id = _required_token(tokenizer, TURN_END)
+        self.max_positions = model.config.text_config.max_position_embeddings
+        self.features: FeatureCache[torch.Tensor] = FeatureCache(settings.feature_cache_size)
+        self._answer_skip = tokenizer.answer_skip_ids() | {self.turn_end_id}
+        self._model_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, settings: EngineSettings, progress: ProgressCallback | None = None) -> "MedRegAEngine":
+        """Load the checkpoint named by ``settings`` (original layout, on the fly, no conversion).
+
+        Parameters
+        ----------
+        settings:
+            Checkpoint, device, quantization and defaults.
+        progress:
+            Called with ``(fraction, message_msgid)`` as loading advances.
+
+        Raises
+        ------
+        EngineError
+            With a specific message for a missing folder or file, an unsupported checkpoint or
+            setting, or weights that cannot be loaded.
+        """
+        _report(progress, 0.0, N_("Reading the checkpoint"))
+        device = _resolve_device(settings.device)
+        on_cuda = device.type == "cuda"
+        files = locate_checkpoint(settings.checkpoint)
+        _report(progress, 0.1, N_("Loading the tokenizer"))
+        tokenizer = MedRegATokenizer.from_folder(files.folder)
+        for token in (IMAGE_START, IMAGE_END):
+            _required_token(tokenizer, token)
+        config = native_config_from_original(files.config, image_token_id=_required_token(tokenizer, IMAGE_CONTEXT))
+        quant = settings.resolved_quant(on_cuda)
+        dtype = getattr(torch, settings.resolved_dtype(on_cuda))
+        _report(progress, 0.2, N_("Loading the model weights"))
+        model = _load_model(files, config, quant, dtype, device)
+        _report(progress, 1.0, N_("Model ready"))
+        return cls(model, tokenizer, files, settings, quant)
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the status panel: checkpoint, quantization, device, dtype, memory."""
+        info: dict[str, Any] = {
+            "checkpoint": self.files.source,
+            "quantization": self.quant,
+            "device": str(self.device),
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "image_tokens": self.num_image_tokens,
+            "cached_images": len(self.features),
+        }
+        if self.device.type == "cuda":
+            properties = torch.cuda.get_device_properties(self.device)
+            info.update(
+                gpu=properties.name,
+                gpu_memory_total_gib=round(properties.total_memory / 2**30, 2),
+                gpu_memory_allocated_gib=round(torch.cuda.memory_allocated(self.device) / 2**30, 2),
+                gpu_memory_reserved_gib=round(torch.cuda.memory_reserved(self.device) / 2**30, 2),
+            )
+        return info
+
+    def prompt_ids(self, user_text: str, history: Sequence[tuple[str, str]] = ()) -> list[int]:
+        """Token ids of the full prompt for this turn (BOS first, image block expanded)."""
+        return self.tokenizer.encode(build_query(user_text, history, self.num_image_tokens))
+
+    def image_features(self, image: Image.Image | np.ndarray) -> tuple[torch.Tensor, bool]:
+        """Projected vision features of one image, from the cache when this content was seen before.
+
+        Returns
+        -------
+        features, cached:
+            ``(1, num_image_tokens, text_hidden)`` in the model's dtype on its device; whether the
+            cache supplied them.
+        """
+        rgb = as_rgb_image(image)
+        key = image_key(rgb)
+        cached = self.features.get(key)
+        if cached is not None:
+            return cached, True
+        pixels = pixel_values(rgb, self.image_size).to(self.device)
+        with torch.inference_mode():
+            output = self.model.model.get_image_features(
+                pixel_values=pixels, vision_feature_layer=-1, vision_feature_select_strategy="default", return_dict=True
+            )
+        features = output.pooler_output
+        self.features.put(key, features)
+        return features, False
+
+    def _prompt_embeddings(self, input_ids: list[int], features: torch.Tensor) -> torch.Tensor:
+        ids = torch.tensor([input_ids], device=self.device)
+        with torch.inference_mode():
+            embeddings = self.model.get_input_embeddings()(ids)
+            mask = (ids == self.image_token_id).unsqueeze(-1)
+            return embeddings.masked_scatter(mask, features.to(embeddings.dtype))
+
+    def _generation_config(self, options: GenerationOptions) -> GenerationConfig:
+        sampling = options.temperature > 0
+        return GenerationConfig(
+            max_new_tokens=options.max_new_tokens,
+            do_sample=sampling,
+            temperature=options.temperature if sampling else None,
+            top_p=options.top_p if sampling else None,
+            top_k=None,
+            eos_token_id=[self.turn_end_id],
+            pad_token_id=self.turn_end_id,
+            bos_token_id=self.tokenizer.bos_id,
+            use_cache=True,
+        )
+
+    def answer_text(self, output_ids: Sequence[int]) -> str:
+        """The user-visible answer for generated ids: up to ``<|im_end|>``, stripped, tags kept."""
+        ids = list(output_ids)
+        if self.turn_end_id in ids:
+            ids = ids[: ids.index(self.turn_end_id)]
+        return self.tokenizer.decode(ids, skip=self._answer_skip).strip()
+
+    def _check_length(self, input_ids: list[int], options: GenerationOptions) -> None:
+        if len(input_ids) + options.max_new_tokens > self.max_positions:
+            raise GenerationInputError(
+                N_(
+                    "The conversation is too long: {tokens} prompt tokens plus {new} new tokens exceed the "
+                    "model's limit of {limit}. Start a new conversation or ask for fewer new tokens."
+                ),
+                tokens=len(input_ids),
+                new=options.max_new_tokens,
+                limit=self.max_positions,
+            )
+
+    def _run(
+        self,
+        image: Image.Image | np.ndarray,
+        user_text: str,
+        history: Sequence[tuple[str, str]],
+        cancel: threading.Event | None,
+        options: GenerationOptions,
+        on_finish: Callable[[GenerationResult], None],
+    ) -> Iterator[str]:
+        started = time.perf_counter()
+        input_ids = self.prompt_ids(user_text, history)
+        self._check_length(input_ids, options)
+        stop = threading.Event()
+        streamer = _TokenQueue()
+        first_step = _FirstStepTop()
+        failure: list[BaseException] = []
+        output_ids: list[int] = []
+        with self._model_lock:
+            features, cached = self.image_features(image)
+            embeddings = self._prompt_embeddings(input_ids, features)
+
+            def work() -> None:
+                try:
+                    with torch.inference_mode():
+                        self.model.generate(
+                            inputs_embeds=embeddings,
+                            attention_mask=torch.ones(embeddings.shape[:2], dtype=torch.long, device=self.device),
+                            generation_config=self._generation_config(options),
+                            streamer=streamer,
+                            stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]),
+                            logits_processor=LogitsProcessorList([first_step]),
+                        )
+                except Exception as error:  # handed to the consuming thread, which raises it
+                    failure.append(error)
+                    streamer.end()
+
+            worker = threading.Thread(target=work, name="medrega-generate", daemon=True)
+            worker.start()
+            shown = ""
+            try:
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        stop.set()
+                    try:
+                        item = streamer.tokens.get(timeout=0.05)
+                    except queue.Empty:
+                        continue
+                    if item is _END_OF_STREAM:
+                        break
+                    output_ids.append(int(item))
+                    text = self.answer_text(output_ids)
+                    # Hold back a character whose UTF-8 bytes are still arriving.
+                    if text != shown and not text.endswith("\ufffd"):
+                        shown = text
+                        yield text
+            finally:
+                stop.set()
+                worker.join()
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+        if failure:
+            raise GenerationFailedError(
+                N_("The model failed while generating the answer: {reason}"), reason=str(failure[0])
+            ) from failure[0]
+        text = self.answer_text(output_ids)
+        if text != shown:
+            yield text
+        if self.turn_end_id in output_ids:
+            reason = "stop"
+        elif len(output_ids) >= options.max_new_tokens:
+            reason = "length"
+        else:
+            reason = "cancelled"
+        on_finish(
+            GenerationResult(
+                text=text,
+                input_ids=input_ids,
+                output_ids=output_ids,
+                finish_reason=reason,
+                first_step_top=first_step.top,
+                vision_cached=cached,
+                seconds=time.perf_counter() - started,
+            )
+        )
+
+    def stream(
+        self,
+        image: Image.Image | np.ndarray,
+        user_text: str,
+        history: Sequence[tuple[str, str]] = (),
+        cancel: threading.Event | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer text so far, growing as tokens are generated.
+
+        Parameters
+        ----------
+        image:
+            The picture (PIL image, or ``H x W x 3`` uint8 array) the first question is about; pass
+            the same image on follow-ups (its features then come from the cache).
+        user_text:
+            The new question. The first turn carries ``<image>`` (prepended when absent); follow-ups
+            must not.
+        history:
+            Earlier ``(question, answer)`` pairs of this conversation, oldest first.
+        cancel:
+            Set it to stop after the current token; the stream then ends with the text so far.
+        max_new_tokens, temperature, top_p:
+            Overrides of the engine's default :class:`GenerationOptions`.
+        """
+        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
+        yield from self._run(image, user_text, history, cancel, options, on_finish=lambda result: None)
+
+    def generate(
+        self,
+        image: Image.Image | np.ndarray,
+        user_text: str,
+        history: Sequence[tuple[str, str]] = (),
+        cancel: threading.Event | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ) -> GenerationResult:
+        """Generate a whole answer; same parameters as :meth:`stream`."""
+        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
+        results: list[GenerationResult] = []
+        for _ in self._run(image, user_text, history, cancel, options, on_finish=results.append):
+            pass
+        return results[0]

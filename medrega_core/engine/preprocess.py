@@ -1,0 +1,62 @@
+"""Image preprocessing exactly as MedRegA's inference transform, plus a content key for the cache."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+from PIL import Image
+
+from medrega_core.engine.errors import N_, GenerationInputError
+
+#: ImageNet statistics used by InternVL's ``build_transform`` (per RGB channel).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def as_rgb_image(image: Image.Image | np.ndarray) -> Image.Image:
+    """An RGB PIL image from a PIL image (any mode) or an ``H x W x 3`` uint8 array (or ``H x W`` grey).
+
+    Raises
+    ------
+    GenerationInputError
+        For another array shape or dtype, or another object type.
+    """
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        grey = image.ndim == 2
+        colour = image.ndim == 3 and image.shape[2] == 3
+        if image.dtype != np.uint8 or not (grey or colour) or image.size == 0:
+            raise GenerationInputError(
+                N_("The image must be an H x W x 3 array of uint8 values; got shape {shape} and type {dtype}."),
+                shape=tuple(image.shape),
+                dtype=str(image.dtype),
+            )
+        return Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+    raise GenerationInputError(
+        N_("The image must be a picture or an H x W x 3 array; got {kind}."), kind=type(image).__name__
+    )
+
+
+def image_key(image: Image.Image) -> str:
+    """Content hash of an RGB image (size and pixels), used as the vision-feature cache key."""
+    digest = hashlib.sha256(f"{image.width}x{image.height}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def pixel_values(image: Image.Image, size: int) -> torch.Tensor:
+    """Normalised pixels of one tile: bicubic resize to ``size`` x ``size`` (PIL), no crop or padding.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(1, 3, size, size)`` float32, channels RGB, ``(value / 255 - mean) / std``.
+    """
+    resized = image.resize((size, size), Image.Resampling.BICUBIC)
+    array = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32)
+    return ((array - mean) / std).permute(2, 0, 1).unsqueeze(0).contiguous()
