@@ -27,3 +27,19 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random MedRegA checkpoint in the original on-disk layout (see ``tests/tiny_checkpoint.py``)."""
+    from tiny_checkpoint import make_tiny_checkpoint
+
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-medrega"))
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_checkpoint: Path):
+    """A ``MedRegAEngine`` loaded from ``tiny_checkpoint`` on the CPU in float32, shared by the session."""
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+
+    return MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu", quant="none", max_new_tokens=32))
