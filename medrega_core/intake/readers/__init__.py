@@ -1,0 +1,225 @@
+"""Reader registry and ``open_scan``: which backend opens which input.
+
+Each ``Reader`` names the packages it needs, so a missing backend's error can say what to install.
+Detection trusts content over names: zip and DICOM are recognised by their magic bytes, pictures by
+Pillow, volumes by their file name ending (their headers vary too much to sniff reliably).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from medrega_core.errors import N_
+from medrega_core.intake.errors import (
+    ImageTooLargeError,
+    MissingDecoderError,
+    MultipleSeriesError,
+    NoImagesError,
+    SeriesChoice,
+    SeriesMismatchError,
+    TooManyFilesError,
+    UnsupportedFormatError,
+)
+from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
+from medrega_core.intake.readers.archive import is_zip, read_zip_members
+from medrega_core.intake.readers.dicom import (
+    DicomPart,
+    parse_dicom,
+    parse_dicom_bytes,
+    scan_from_dicom_file,
+    scan_from_dicom_series,
+)
+from medrega_core.intake.readers.raster import scan_from_picture
+from medrega_core.intake.readers.volume import VOLUME_SUFFIXES, scan_from_volume_file
+from medrega_core.intake.scan import Scan
+
+__all__ = ["Reader", "READERS", "open_scan"]
+
+_PICTURE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
+_PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One backend.
+
+    Attributes
+    ----------
+    name:
+        Shown in messages.
+    packages:
+        Import names the backend needs, with the pip name to install.
+    """
+
+    name: str
+    packages: tuple[tuple[str, str], ...]
+
+    def is_available(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module, _ in self.packages)
+
+    def require(self) -> None:
+        """Raise ``MissingDecoderError`` naming the pip packages when a dependency is absent."""
+        if not self.is_available():
+            raise MissingDecoderError(
+                N_("Reading {reader} needs the package {package}, which is not installed."),
+                reader=self.name, package=" ".join(pip for _, pip in self.packages),
+            )
+
+
+READERS: dict[str, Reader] = {
+    "dicom": Reader("DICOM", (("pydicom", "pydicom"),)),
+    "picture": Reader("PNG/JPEG/BMP/TIFF", (("PIL", "pillow"),)),
+    "volume": Reader("NIfTI/NRRD/MetaImage", (("SimpleITK", "SimpleITK"), ("nibabel", "nibabel"))),
+}
+
+
+def _volume_format(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((fmt for suffix, fmt in VOLUME_SUFFIXES.items() if name.endswith(suffix)), None)
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(132)
+
+
+def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[Path]:
+    """Input paths with folders replaced by the files under them, checked to exist and fit the limits."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise NoImagesError(N_("The file {name} does not exist or cannot be read."), name=path.name)
+        if len(files) > limits.max_files:
+            raise TooManyFilesError(
+                N_("Too many files ({count}); at most {limit} can be opened at once."),
+                count=len(files), limit=limits.max_files,
+            )
+    if not files:
+        raise NoImagesError(N_("No file was given."))
+    for path in files:
+        if path.stat().st_size > limits.max_file_bytes:
+            raise ImageTooLargeError(
+                N_("The file {name} is {size} MB, over the limit of {limit} MB."),
+                name=path.name, size=path.stat().st_size // 1_000_000, limit=limits.max_file_bytes // 1_000_000,
+            )
+    return files
+
+
+def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None) -> Scan:
+    head = _head(path)
+    if head.startswith(b"PK\x03\x04"):
+        READERS["dicom"].require()
+        members = read_zip_members(str(path), path.name, limits)
+        parts = []
+        for member, data in members:
+            try:
+                parts.append(DicomPart(Path(member).name, parse_dicom_bytes(data, Path(member).name)))
+            except UnsupportedFormatError:
+                continue  # READMEs and other non-DICOM members of a series zip are left out
+        if not parts:
+            raise NoImagesError(N_("The zip file {name} contains no DICOM images."), name=path.name)
+        return _open_dicom_parts(parts, limits, series_uid)
+    volume_format = _volume_format(path)
+    if volume_format is not None:
+        READERS["volume"].require()
+        return scan_from_volume_file(str(path), path.name, volume_format, limits)
+    if head[128:132] == b"DICM":
+        READERS["dicom"].require()
+        return _open_dicom_parts([DicomPart(path.name, parse_dicom(str(path), path.name))], limits, series_uid)
+    if head.startswith(_PICTURE_MAGIC) or path.suffix.lower() in _PICTURE_SUFFIXES:
+        READERS["picture"].require()
+        return scan_from_picture(str(path), path.name, limits)
+    READERS["dicom"].require()  # DICOM without preamble, or nothing we read
+    try:
+        dataset = parse_dicom(str(path), path.name)
+    except UnsupportedFormatError as error:
+        raise UnsupportedFormatError(
+            N_("The file {name} is not a picture, DICOM file or volume that can be opened."), name=path.name
+        ) from error
+    return _open_dicom_parts([DicomPart(path.name, dataset)], limits, series_uid)
+
+
+def _series_uid(part: DicomPart) -> str:
+    return str(part.dataset.get("SeriesInstanceUID", "") or "")
+
+
+def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: str | None) -> Scan:
+    """Pick one series from ``parts`` and open it: one file directly, several as a stack."""
+    series: dict[str, list[DicomPart]] = {}
+    for part in parts:
+        if "PixelData" in part.dataset or len(parts) == 1:
+            series.setdefault(_series_uid(part), []).append(part)
+    if not series:
+        raise NoImagesError(N_("None of the {count} DICOM files contains an image."), count=len(parts))
+    if series_uid is not None:
+        if series_uid not in series:
+            raise SeriesMismatchError(N_("The series {uid} is not among the files."), uid=series_uid)
+        chosen = series[series_uid]
+    elif len(series) > 1:
+        choices = [
+            SeriesChoice(uid, str(group[0].dataset.get("SeriesDescription", "") or ""),
+                         str(group[0].dataset.get("Modality", "") or ""), len(group))
+            for uid, group in series.items()
+        ]
+        raise MultipleSeriesError(sorted(choices, key=lambda c: (-c.count, c.description, c.uid)))
+    else:
+        chosen = next(iter(series.values()))
+    if len(chosen) == 1:
+        return scan_from_dicom_file(chosen[0], limits)
+    return scan_from_dicom_series(chosen, limits)
+
+
+def open_scan(
+    paths: Sequence[str | os.PathLike] | str | os.PathLike,
+    *,
+    series_uid: str | None = None,
+    limits: IntakeLimits = DEFAULT_LIMITS,
+) -> Scan:
+    """Open a picture, a DICOM file, a DICOM series (files, a folder or one zip) or a volume file.
+
+    Parameters
+    ----------
+    paths:
+        One path or several; folders are searched recursively. Several paths must all be DICOM
+        files (one series, or a choice among several).
+    series_uid:
+        Which series to open when the inputs hold several (see ``MultipleSeriesError.choices``).
+    limits:
+        Size limits checked before decoding.
+
+    Returns
+    -------
+    Scan
+
+    Raises
+    ------
+    ScanError
+        A subclass naming the problem: ``UnsupportedFormatError``, ``CorruptFileError``,
+        ``NoPixelDataError``, ``MissingDecoderError``, ``ImageTooLargeError``,
+        ``UnsafeArchiveError``, ``TooManyFilesError``, ``ArchiveTooLargeError``,
+        ``MultipleSeriesError``, ``SeriesMismatchError``, ``NoImagesError``.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = _expand(paths, limits)
+    if len(files) == 1:
+        return _open_single(files[0], limits, series_uid)
+    READERS["dicom"].require()
+    parts = []
+    for path in files:
+        if is_zip(str(path)) or _volume_format(path) is not None:
+            raise UnsupportedFormatError(
+                N_("Several files can only be opened together when they are DICOM files; {name} is not."),
+                name=path.name,
+            )
+        parts.append(DicomPart(path.name, parse_dicom(str(path), path.name)))
+    return _open_dicom_parts(parts, limits, series_uid)

@@ -1,0 +1,91 @@
+"""Volume files: NIfTI, NRRD and MetaImage through SimpleITK, NIfTI through nibabel as fallback.
+
+Reader boundary: SimpleITK is LPS and its arrays are ``[t, z, y, x]`` already (no flip); nibabel
+is RAS with ``[x, y, z, t]`` arrays, so its data are transposed to ``[t, z, y, x]`` and its affine's
+x and y rows change sign. nibabel reads what SimpleITK refuses, e.g. non-orthonormal NIfTI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medrega_core.errors import N_
+from medrega_core.intake.errors import CorruptFileError, ImageTooLargeError, UnsupportedFormatError
+from medrega_core.intake.geometry import VolumeGeometry
+from medrega_core.intake.limits import IntakeLimits
+from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata
+
+__all__ = ["VOLUME_SUFFIXES", "scan_from_volume_file"]
+
+#: File name ending -> scan format name.
+VOLUME_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd", ".mha": "metaimage", ".mhd": "metaimage"}
+
+
+def _check_size(shape: tuple[int, ...], name: str, limits: IntakeLimits) -> None:
+    if int(np.prod(shape, dtype=np.int64)) > limits.max_voxels:
+        raise ImageTooLargeError(
+            N_("The image in {name} is too large ({size}); the limit is {limit} pixels."),
+            name=name, size="x".join(map(str, shape)), limit=limits.max_voxels,
+        )
+
+
+def _read_sitk(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry]:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    size = reader.GetSize()
+    if reader.GetNumberOfComponents() != 1:
+        raise UnsupportedFormatError(
+            N_("The volume {name} has {count} values per voxel; only single-valued volumes are supported."),
+            name=name, count=reader.GetNumberOfComponents(),
+        )
+    _check_size(tuple(size), name, limits)
+    image = reader.Execute()
+    array = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
+    return array, VolumeGeometry.from_sitk_image(image)
+
+
+def _read_nibabel(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry]:
+    import nibabel
+
+    image = nibabel.load(path)
+    _check_size(tuple(image.shape), name, limits)
+    data = np.asarray(image.dataobj, dtype=np.float32)
+    if data.ndim > 4:
+        raise UnsupportedFormatError(
+            N_("The volume {name} has {count} dimensions; at most 4 (x, y, z, time) are supported."),
+            name=name, count=data.ndim,
+        )
+    return data.T, VolumeGeometry.from_ras_affine(image.affine)
+
+
+def scan_from_volume_file(path: str, name: str, file_format: str, limits: IntakeLimits) -> Scan:
+    """Open a NIfTI (3-D or 4-D), NRRD or MetaImage volume as ``[t, z, y, x]`` float32.
+
+    Raises
+    ------
+    CorruptFileError
+        Neither SimpleITK nor (for NIfTI) nibabel can read it.
+    ImageTooLargeError
+        Over ``limits.max_voxels``.
+    """
+    try:
+        array, geometry = _read_sitk(path, name, limits)
+    except RuntimeError as sitk_error:
+        if file_format != "nifti":
+            raise CorruptFileError(N_("The volume file {name} is damaged or cannot be read."), name=name) from sitk_error
+        try:
+            array, geometry = _read_nibabel(path, name, limits)
+        except (OSError, ValueError, EOFError, MemoryError) as error:
+            raise CorruptFileError(N_("The volume file {name} is damaged or cannot be read."), name=name) from error
+    array = array.reshape((1,) * (4 - array.ndim) + array.shape)
+    kind = ScanKind.VOLUME if array.shape[1] > 1 else ScanKind.IMAGE
+    return Scan(
+        format=file_format,
+        kind=kind,
+        voxels=np.ascontiguousarray(array),
+        geometry=geometry,
+        metadata=ScanMetadata(photometric="MONOCHROME2"),
+    )

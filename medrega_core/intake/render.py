@@ -1,0 +1,135 @@
+"""``render(scan, view)``: the one 8-bit RGB picture the user sees and the model receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from medrega_core.errors import N_
+from medrega_core.intake.errors import InvalidViewError
+from medrega_core.intake.geometry import SliceGeometry
+from medrega_core.intake.reformat import cut_plane, physical_picture_size, resize_picture
+from medrega_core.intake.scan import Plane, Scan, ScanKind, View
+from medrega_core.intake.windowing import CT_PRESETS, Window, WindowPreset, apply_voi_lut, apply_window
+
+__all__ = ["Rendering", "render", "resolve_window"]
+
+
+@dataclass(frozen=True, eq=False)
+class Rendering:
+    """A rendered picture and how it relates to the scan.
+
+    Attributes
+    ----------
+    rgb:
+        ``(H, W, 3)`` uint8, C-contiguous, read-only.
+    geometry:
+        Picture pixels <-> stored indices <-> LPS mm.
+    window:
+        The window applied (for a VOI LUT, the range it covers), or None for colour pictures.
+    orientation:
+        Patient-direction letters on the ``left``, ``right``, ``top`` and ``bottom`` edges; {} when
+        the scan has no patient frame.
+    view:
+        The view with every default resolved (slice index, window as a ``Window``).
+    """
+
+    rgb: np.ndarray = field(repr=False)
+    geometry: SliceGeometry
+    window: Window | None
+    orientation: dict[str, str]
+    view: View
+
+
+def resolve_window(scan: Scan, requested: Window | str | None) -> Window | None:
+    """The ``Window`` that ``requested`` means for ``scan`` (None for colour pictures)."""
+    if scan.is_colour:
+        return None
+    if requested is None:
+        return scan.default_window
+    if isinstance(requested, Window):
+        return requested
+    name = str(getattr(requested, "value", requested))
+    if name not in scan.presets:
+        raise InvalidViewError(
+            N_("The window preset {name} is not available for this scan; available: {presets}."),
+            name=name,
+            presets=", ".join(scan.presets),
+        )
+    preset = WindowPreset(name)
+    if preset in CT_PRESETS:
+        return CT_PRESETS[preset]
+    if preset is WindowPreset.HEADER:
+        return scan.default_window if scan.voi_lut is not None else scan.header_window
+    return scan.auto_window
+
+
+def _check_index(value: int, count: int, what: str) -> int:
+    if not 0 <= value < count:
+        raise InvalidViewError(
+            N_("The {what} number {value} is out of range; this scan has {count} (0 to {last})."),
+            what=what,
+            value=value,
+            count=count,
+            last=count - 1,
+        )
+    return value
+
+
+def _grey_levels(scan: Scan, values: np.ndarray, requested: Window | str | None, window: Window) -> np.ndarray:
+    uses_lut = scan.voi_lut is not None and (requested is None or requested == WindowPreset.HEADER.value)
+    levels = apply_voi_lut(values, scan.voi_lut) if uses_lut else apply_window(values, window)
+    return 255 - levels if scan.invert else levels
+
+
+def render(scan: Scan, view: View | None = None) -> Rendering:
+    """Render one plane of ``scan`` as the picture shown to the user and given to the model.
+
+    Values are windowed (or passed through a VOI LUT), MONOCHROME1 is inverted, padding is black,
+    and the picture is resampled so one pixel is square in millimetres.
+
+    Parameters
+    ----------
+    scan:
+        An opened scan.
+    view:
+        What to show; None means ``scan.default_view()``.
+
+    Returns
+    -------
+    Rendering
+        ``rgb`` is ``(H, W, 3)`` uint8.
+
+    Raises
+    ------
+    InvalidViewError
+        A plane, index or window this scan does not have.
+    """
+    view = view or scan.default_view()
+    plane = scan.check_plane(view.plane)
+    slices = scan.num_slices(plane)
+    slice_index = _check_index(slices // 2 if view.slice_index is None else view.slice_index, slices, "slice")
+    _check_index(view.frame, scan.num_frames, "frame")
+    _check_index(view.timepoint, scan.num_timepoints, "time point")
+    volume_index = view.frame if scan.kind is ScanKind.FRAMES else view.timepoint
+
+    window = resolve_window(scan, view.window)
+    cut = cut_plane(scan, plane, slice_index, volume_index)
+    picture = cut.pixels if scan.is_colour else _grey_levels(scan, cut.pixels, view.window, window)
+    rows, columns = picture.shape[:2]
+    width, height = physical_picture_size(rows, columns, cut.spacing)
+    picture = resize_picture(np.ascontiguousarray(picture), width, height)
+    rgb = np.ascontiguousarray(picture if picture.ndim == 3 else np.repeat(picture[:, :, None], 3, axis=2))
+    rgb.flags.writeable = False
+
+    plane_from_picture = np.array([[columns / width, 0, -0.5], [0, rows / height, -0.5], [0, 0, 1]])
+    geometry = SliceGeometry(
+        width=width,
+        height=height,
+        index_from_picture=cut.stored_from_plane @ plane_from_picture,
+        spacing=scan.geometry.spacing,
+        patient_from_index=scan.geometry.patient_from_index(),
+    )
+    resolved = replace(view, plane=Plane(plane), slice_index=slice_index, window=window)
+    return Rendering(rgb, geometry, window, geometry.orientation(), resolved)
