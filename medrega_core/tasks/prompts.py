@@ -254,8 +254,8 @@ def _checked(request: TaskRequest) -> TaskRequest:
     lang = request.lang if request.lang in LANGUAGES else ""
     if lang not in _SUPPORTED_LANGUAGES[task]:
         raise UnsupportedLanguageError(
-            N_("MedRegA was not trained on the task {task} in the language {lang}; available: {languages}."),
-            task=task.value, lang=request.lang, languages=", ".join(_SUPPORTED_LANGUAGES[task]),
+            N_("MedRegA was not trained on the task {task} in the language {language}; available: {languages}."),
+            task=task.value, language=request.lang, languages=", ".join(_SUPPORTED_LANGUAGES[task]),
         )
     texts = (request.question, request.modality, *request.objects, *request.candidates)
     if task is not Task.FREE and any(IMAGE_PLACEHOLDER in text for text in texts):
@@ -471,6 +471,12 @@ def assemble(parts: PromptParts, lang: str, layout: PromptLayout = PromptLayout.
         return f"{IMAGE_PLACEHOLDER}\n{parts.prefix}{joiner}{parts.question}"
     space = " " if lang == "en" and not parts.prefix.endswith("\n") else ""
     return f"{parts.prefix}{space}{IMAGE_PLACEHOLDER}\n{parts.question}"
+
+
+def prompt_parts(request: TaskRequest) -> PromptParts:
+    """The task prefix and question of ``request`` before ``<image>`` is placed (raises as :func:`build_prompt`)."""
+    request = _checked(request)
+    return _BUILDERS[request.task](request)
 
 
 def build_prompt(request: TaskRequest) -> str:
