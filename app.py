@@ -1,13 +1,109 @@
-"""MedRegA Workbench: the Gradio app (placeholder until the UI lands)."""
+"""MedRegA Workbench: the Gradio app (composition root).
+
+``python app.py --checkpoint PATH`` serves the page; see ``docs/APP.md`` for the options, the
+element ids, the API endpoints and the serving model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 
 from medrega_core.i18n import translator
+from ui_components.chat import create_chat, wire_chat
+from ui_components.context import AppContext, ServerOptions
+from ui_components.examples import create_examples, wire_examples
+from ui_components.export import create_export, wire_export
+from ui_components.page import LANGUAGE_CHOICES, Page, all_text_outputs, switch_language, title_text
+from ui_components.regions import create_regions, wire_regions
+from ui_components.state import SessionState, delete_session
+from ui_components.status import create_status, wire_status
+from ui_components.task_panel import create_task_panel, wire_task_panel
+from ui_components.viewer import create_viewer, wire_viewer
 
-_ = translator("en")
+#: Gradio deletes cached uploads older than this many seconds, checking as often.
+UPLOAD_TTL_SECONDS = 3600
+CSS = "#notice {border-left: 4px solid #d55e00; padding-left: 8px}"
 
-with gr.Blocks(title="MedRegA Workbench") as demo:
-    gr.Markdown(_("No model loaded."))
+
+def build_demo(ctx: AppContext) -> gr.Blocks:
+    """Lay out the panels, wire their events, and return the (not yet launched) Blocks."""
+    with gr.Blocks(title="MedRegA Workbench", delete_cache=(UPLOAD_TTL_SECONDS, UPLOAD_TTL_SECONDS)) as demo:
+        state = gr.State(SessionState(), delete_callback=delete_session)
+        with gr.Row():
+            title = gr.Markdown(title_text(translator("en")), elem_id="title")
+            language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="language", scale=0,
+                                min_width=200)
+        status = create_status(ctx)
+        with gr.Row():
+            with gr.Column(scale=5):
+                viewer = create_viewer(ctx)
+            with gr.Column(scale=6):
+                regions = create_regions(ctx)
+        with gr.Row():
+            with gr.Column(scale=5):
+                task = create_task_panel(ctx)
+            with gr.Column(scale=6):
+                chat = create_chat(ctx)
+        with gr.Row():
+            with gr.Column():
+                export = create_export(ctx)
+            with gr.Column():
+                examples = create_examples(ctx)
+        refresh_prompt = wire_task_panel(task, ctx, state)
+        page = Page(state, language, title, status, viewer, regions, task, chat, export, examples, refresh_prompt)
+        wire_status(status, ctx, state)
+        wire_viewer(page, ctx)
+        wire_regions(regions, ctx, state, refresh_prompt)
+        wire_chat(chat, ctx, state, task, regions)
+        wire_export(export, ctx, state)
+        wire_examples(page, ctx)
+        page.refresh_prompt(language.change(
+            lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
+            all_text_outputs(page), api_name="set_language"))
+    demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
+    return demo
+
+
+def parse_options(argv: list[str] | None = None) -> ServerOptions:
+    parser = argparse.ArgumentParser(description="MedRegA Workbench: explore a scan with MedRegA in a browser.")
+    parser.add_argument("--checkpoint", default=os.environ.get("MEDREGA_CHECKPOINT"),
+                        help="MedRegA checkpoint folder or Hugging Face id (without it: viewer and regions only)")
+    parser.add_argument("--quant", default="auto", help="quantization: auto, bf16, 8bit, 4bit ... (see the engine)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (0.0.0.0 for a LAN)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--max-upload-mb", type=int, default=512, help="largest upload accepted, in MB")
+    parser.add_argument("--max-queue", type=int, default=16, help="requests that may wait for the model")
+    parser.add_argument("--max-new-tokens", type=int, default=400, help="longest answer, in tokens")
+    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
+    parser.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    args = parser.parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            parser.error("--auth takes USER:PASSWORD")
+        auth = (user, password)
+    return ServerOptions(checkpoint=args.checkpoint, quant=args.quant, device=args.device, host=args.host,
+                         port=args.port, max_upload_mb=args.max_upload_mb, auth=auth, share=args.share,
+                         max_queue=args.max_queue, max_new_tokens=args.max_new_tokens)
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parse_options(argv)
+    work_root = Path(tempfile.gettempdir()) / "medrega-workbench"
+    ctx = AppContext.create(options, work_root)
+    ctx.host.start()
+    demo = build_demo(ctx)
+    demo.launch(server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
+                max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS,
+                show_error=True, footer_links=["api", "settings"])
+
 
 if __name__ == "__main__":
-    demo.launch()
+    main()

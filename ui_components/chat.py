@@ -1,0 +1,157 @@
+"""Chat panel: ask, stream the answer with history, stop; region names coloured like their boxes.
+
+The ask handler is an adapter: widgets -> :class:`TaskRequest` -> exact prompt -> one streaming
+engine call; each partial answer is parsed by :func:`medrega_core.tasks.parse_answer` and the
+annotated picture is redrawn when a new box arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import gradio as gr
+from PIL import Image
+
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.i18n import translator
+from medrega_core.render import palette_hex
+from medrega_core.tasks import parse_answer
+from medrega_core.tasks.table import answer_segments
+from ui_components import regions as regions_panel
+from ui_components import task_panel
+from ui_components.context import MODEL_CONCURRENCY_ID, AppContext
+from ui_components.labels import Texts, Translate, plain_error, user_error
+from ui_components.state import Exchange, SessionState
+
+
+@dataclass(frozen=True)
+class ChatHandles:
+    chatbot: gr.Chatbot
+    answer: gr.HighlightedText
+    ask: gr.Button
+    stop: gr.Button
+    new_chat: gr.Button
+    speed: gr.Markdown
+
+
+def texts(_: Translate, state: SessionState | None = None) -> Texts:
+    return {
+        "chatbot": {"label": _("Conversation")},
+        "answer": {"label": _("Latest answer, region names coloured like their boxes")},
+        "ask": {"value": _("Ask")},
+        "stop": {"value": _("Stop")},
+        "new_chat": {"value": _("New conversation")},
+    }
+
+
+def create_chat(ctx: AppContext) -> ChatHandles:
+    t = texts(lambda m, **p: m)
+    chatbot = gr.Chatbot(height=360, elem_id="chat", feedback_options=None, **t["chatbot"])
+    answer = gr.HighlightedText(show_legend=False, show_inline_category=False, elem_id="answer", **t["answer"])
+    with gr.Row():
+        ask = gr.Button(variant="primary", elem_id="ask", **t["ask"])
+        stop = gr.Button(variant="stop", elem_id="stop", **t["stop"])
+        new_chat = gr.Button(elem_id="new-chat", **t["new_chat"])
+    speed = gr.Markdown(elem_id="speed")
+    return ChatHandles(chatbot, answer, ask, stop, new_chat, speed)
+
+
+def messages(state: SessionState) -> list[dict[str, str]]:
+    """The conversation in Gradio's messages format (the prompt as sent, the answer as received)."""
+    out: list[dict[str, str]] = []
+    for exchange in state.exchanges:
+        out.append({"role": "user", "content": exchange.prompt})
+        if exchange.answer:
+            out.append({"role": "assistant", "content": exchange.answer})
+    return out
+
+
+def coloured_answer(state: SessionState) -> dict[str, Any] | None:
+    """HighlightedText value: the latest answer's segments, each region name in its box's colour."""
+    if state.parsed is None:
+        return None
+    segments = [(s.text, None if s.region_index is None else str(s.region_index + 1))
+                for s in answer_segments(state.parsed)]
+    colours = {str(i + 1): palette_hex(i) for i in range(len(state.parsed.regions))}
+    return gr.update(value=segments, color_map=colours)
+
+
+def cleared(h: ChatHandles, state: SessionState) -> dict[Any, Any]:
+    """Chat widgets showing the session's conversation (empty after a new scan)."""
+    return {h.chatbot: messages(state), h.answer: coloured_answer(state), h.speed: ""}
+
+
+def speed_text(tokens: int | None, seconds: float, _: Translate) -> str:
+    if not tokens or seconds <= 0:
+        return ""
+    return _("{tokens} tokens in {seconds} s ({rate} tokens/s)", tokens=tokens, seconds=f"{seconds:.1f}",
+             rate=f"{tokens / seconds:.1f}")
+
+
+def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: task_panel.TaskHandles,
+              regions: regions_panel.RegionHandles) -> None:
+    stream_on_gpu = ctx.on_gpu(_stream)
+
+    def ask(state: SessionState, prompt_text: str, task_id: str, variant: str | None, question: str, objects: str,
+            candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
+        values = (task_id, variant, question, objects, candidates, modality)
+        _ = translator(state.lang)
+        try:
+            engine = ctx.host.require()
+            if state.rendering is None:
+                raise plain_error(N_("Load a scan first."), state.lang)
+            prompt = (prompt_text or "").strip() or task_panel.prompt_for(
+                state, task_panel.request_from_widgets(state, *values))
+        except MedRegAError as error:
+            raise user_error(error, state.lang) from None
+        exchange = Exchange(task=task_id, prompt=prompt)
+        history = state.history
+        state.exchanges.append(exchange)
+        state.cancel = cancel = threading.Event()
+        image = Image.fromarray(state.rendering.rgb)
+        started, boxes_shown = time.perf_counter(), -1
+        try:
+            for text in stream_on_gpu(engine, image, prompt, history, cancel):
+                exchange.answer = text
+                state.parsed = parse_answer(text)
+                box_count = sum(len(r.boxes) for r in state.parsed.regions)
+                # Redraw the picture only when a box arrives: drawing is the costly part of an update.
+                yield answer_updates(state, redraw=box_count != boxes_shown)
+                boxes_shown = box_count
+        except MedRegAError as error:
+            state.exchanges.remove(exchange)
+            raise user_error(error, state.lang) from None
+        finally:
+            cancel.set()
+        tokens = len(engine.tokenizer.encode(exchange.answer, add_bos=False)) if exchange.answer else None
+        yield {**answer_updates(state, redraw=True), h.speed: speed_text(tokens, time.perf_counter() - started, _)}
+
+    def answer_updates(state: SessionState, redraw: bool) -> dict[Any, Any]:
+        updates = {h.chatbot: messages(state), h.answer: coloured_answer(state)}
+        if redraw:
+            updates.update(regions_panel.picture_updates(regions, state, ctx, translator(state.lang), canvas=False))
+        return updates
+
+    def stop(state: SessionState) -> None:
+        if state.cancel is not None:
+            state.cancel.set()
+
+    def new_chat(state: SessionState) -> dict[Any, Any]:
+        state.exchanges, state.parsed, state.selected_region = [], None, None
+        return {**cleared(h, state), **regions_panel.picture_updates(regions, state, ctx, translator(state.lang),
+                                                                    canvas=False)}
+
+    outputs = {h.chatbot, h.answer, h.speed, regions.overlay, regions.table, regions.selected}
+    ask_event = gr.on([h.ask.click, task.question.submit], ask, [state_holder, task.prompt, *task.inputs], outputs,
+                      api_name="ask", concurrency_limit=1, concurrency_id=MODEL_CONCURRENCY_ID)
+    h.stop.click(stop, [state_holder], None, api_name="stop", cancels=[ask_event], queue=False)
+    h.new_chat.click(new_chat, [state_holder], outputs, api_name="new_chat")
+
+
+def _stream(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
+            cancel: threading.Event) -> Iterator[str]:
+    """The one GPU function (``spaces.GPU`` wraps it on ZeroGPU): the engine's growing answer."""
+    yield from engine.stream(image, prompt, history, cancel=cancel)

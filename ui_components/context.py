@@ -1,0 +1,157 @@
+"""The read-only context shared by every panel: server options and the one engine of this process.
+
+Nothing here belongs to a user. The engine is loaded once, in a background thread, so the page is
+served within seconds; panels ask :class:`EngineHost` for it and get a clear, translatable error
+while it is loading or when it cannot run here.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from medrega_core.errors import N_, EngineError, MedRegAError
+
+#: Every model event shares this concurrency group, so one generation runs at a time on the GPU.
+MODEL_CONCURRENCY_ID = "medrega-model"
+
+
+class ModelUnavailableError(EngineError):
+    """A model action was asked for while no model can answer (loading, missing weights, no GPU)."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Command-line options of ``python app.py`` (see ``docs/APP.md``)."""
+
+    checkpoint: str | None = None
+    quant: str = "auto"
+    device: str = "auto"
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: int = 512
+    auth: tuple[str, str] | None = None
+    share: bool = False
+    max_queue: int = 16
+    max_new_tokens: int = 400
+
+
+class LoadState(str, enum.Enum):
+    """Where the background model load stands."""
+
+    NOT_CONFIGURED = "not-configured"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class LoadProgress:
+    """The latest progress report of the engine load: a fraction in [0, 1] and a short English message."""
+
+    fraction: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class EngineHost:
+    """Owns the process's single engine and loads it in a background thread.
+
+    Parameters
+    ----------
+    options:
+        Server options; ``options.checkpoint`` None means "no model configured".
+    """
+
+    options: ServerOptions
+    state: LoadState = LoadState.NOT_CONFIGURED
+    progress: LoadProgress = field(default_factory=LoadProgress)
+    error: MedRegAError | None = None
+    _engine: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Begin loading the engine in a daemon thread (no-op when no checkpoint is configured)."""
+        if not self.options.checkpoint:
+            return
+        self.state = LoadState.LOADING
+        threading.Thread(target=self._load, name="medrega-engine-load", daemon=True).start()
+
+    def _report(self, fraction: float, message: str = "") -> None:
+        self.progress = LoadProgress(float(fraction), str(message))
+
+    def _load(self) -> None:
+        try:
+            from medrega_core.engine import EngineSettings, MedRegAEngine
+
+            settings = EngineSettings(
+                checkpoint=self.options.checkpoint, device=self.options.device, quant=self.options.quant,
+                max_new_tokens=self.options.max_new_tokens,
+            )
+            engine = MedRegAEngine.load(settings, progress=self._report)
+        except MedRegAError as error:
+            self.error, self.state = error, LoadState.FAILED
+            return
+        except (ImportError, OSError, RuntimeError, ValueError) as error:
+            # Hardware or library trouble (CUDA, bitsandbytes): shown with its type, never a traceback.
+            self.error = ModelUnavailableError(
+                N_("The model could not be loaded on this machine ({reason})."), reason=type(error).__name__
+            )
+            self.state = LoadState.FAILED
+            return
+        with self._lock:
+            self._engine = engine
+        self.state = LoadState.READY
+
+    def require(self) -> Any:
+        """The loaded engine, or raise :class:`ModelUnavailableError` saying what is missing and how to fix it."""
+        if self.state is LoadState.READY:
+            return self._engine
+        if self.state is LoadState.NOT_CONFIGURED:
+            raise ModelUnavailableError(
+                N_(
+                    "No model is loaded: start the app with --checkpoint PATH (a MedRegA checkpoint in "
+                    "safetensors). The viewer and region tools work without it."
+                )
+            )
+        if self.state is LoadState.LOADING:
+            raise ModelUnavailableError(
+                N_("The model is still loading ({percent}%). Please try again in a moment."),
+                percent=round(100 * self.progress.fraction),
+            )
+        raise self.error  # FAILED: the load error names the cause and the fix
+
+    def describe(self) -> dict[str, Any]:
+        """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded."""
+        return dict(self._engine.describe()) if self.state is LoadState.READY else {}
+
+
+def gpu_decorator() -> Callable[[Callable], Callable]:
+    """``spaces.GPU`` on a Hugging Face ZeroGPU Space, identity elsewhere so local runs are unaffected."""
+    if os.environ.get("SPACE_ID"):
+        try:
+            import spaces
+        except ImportError:
+            pass
+        else:
+            return spaces.GPU(duration=120)
+    return lambda function: function
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What every panel may read: options, the engine host, the GPU decorator and the upload limit."""
+
+    options: ServerOptions
+    host: EngineHost
+    on_gpu: Callable[[Callable], Callable]
+    work_root: Path
+
+    @classmethod
+    def create(cls, options: ServerOptions, work_root: Path) -> "AppContext":
+        work_root.mkdir(parents=True, exist_ok=True)
+        return cls(options=options, host=EngineHost(options), on_gpu=gpu_decorator(), work_root=work_root)

@@ -1,0 +1,195 @@
+"""Region panel: the drawing canvas, the annotated picture (click to propose or select a box) and
+the region table.
+
+The canvas (``gradio_image_annotation``) reports boxes in picture pixels of the current rendering;
+the annotated picture is drawn by :func:`medrega_core.render.draw_overlay` and is PNG, never WebP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import numpy as np
+from gradio_image_annotation import image_annotator
+from PIL import Image
+
+from medrega_core.i18n import translator
+from medrega_core import render
+from medrega_core.render import OverlayRegion, draw_overlay, palette_color
+from medrega_core.tasks import PixelBox, box_in_scan, to_model
+from medrega_core.tasks.table import RegionRow, region_rows
+from ui_components.context import AppContext
+from ui_components.labels import Texts, Translate
+from ui_components.state import SessionState, UserBox
+
+USER_COLOR = (255, 255, 255)
+#: Display height of the pictures, in CSS pixels, at zoom 1x.
+BASE_HEIGHT = 512
+
+
+@dataclass(frozen=True)
+class RegionHandles:
+    canvas: Any  # image_annotator
+    overlay: gr.Image
+    selected: gr.Markdown
+    table: gr.Dataframe
+    clear: gr.Button
+
+
+def texts(_: Translate, state: SessionState | None = None) -> Texts:
+    return {
+        "canvas": {"label": _("Draw a box: drag on the picture; double-click a box to rename it, Delete removes it")},
+        "overlay": {"label": _("Annotated picture: click to propose a box, or click a model box to ask about it")},
+        "table": {"label": _("Regions"), "headers": table_headers(_)},
+        "clear": {"value": _("Clear my boxes")},
+        "selected": {"value": selected_text(state, _) if state else ""},
+    }
+
+
+def table_headers(_: Translate) -> list[str]:
+    return [_("Region"), _("Source"), _("Box (0-999)"), _("Box (pixels)"), _("Size (mm)"), _("IoU with your box")]
+
+
+def create_regions(ctx: AppContext) -> RegionHandles:
+    t = texts(lambda m, **p: m)
+    canvas = image_annotator(
+        value=None, label_list=[], image_type="numpy", sources=[], show_clear_button=False,
+        box_min_size=4, height=BASE_HEIGHT, elem_id="region-canvas", **t["canvas"],
+    )
+    overlay = gr.Image(format="png", type="numpy", interactive=False, height=BASE_HEIGHT,
+                       elem_id="annotated-picture", **t["overlay"])
+    selected = gr.Markdown(elem_id="selected-region")
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table", **t["table"])
+    clear = gr.Button(size="sm", elem_id="clear-boxes", **t["clear"])
+    return RegionHandles(canvas, overlay, selected, table, clear)
+
+
+def save_png(rgb: np.ndarray, folder: Path) -> str:
+    """Write an H x W x 3 uint8 picture losslessly under a fresh name (browsers cache by name)."""
+    path = folder / f"view-{uuid.uuid4().hex[:12]}.png"
+    Image.fromarray(rgb).save(path, format="PNG", compress_level=1)
+    return str(path)
+
+
+def boxes_from_canvas(value: dict | None) -> list[UserBox]:
+    """The canvas's boxes ({xmin, ymin, xmax, ymax, label}) as typed user boxes."""
+    if not value:
+        return []
+    return [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])), b.get("label") or "")
+            for b in value.get("boxes") or []]
+
+
+def canvas_value(state: SessionState, ctx: AppContext) -> dict | None:
+    """The canvas content: the current rendering (as a PNG file) with the user's boxes."""
+    if state.rendering is None:
+        return None
+    boxes = [{"xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2, "label": u.label,
+              "color": "#ffffff"} for u in state.user_boxes]
+    return {"image": save_png(state.rendering.rgb, state.work_folder(ctx.work_root)), "boxes": boxes}
+
+
+def overlay_regions(state: SessionState) -> list[OverlayRegion]:
+    """User boxes (white) and the latest answer's regions (palette colours, selected one tagged)."""
+    regions = [OverlayRegion(u.label or str(i + 1), [u.box], USER_COLOR, source="user", tag=None)
+               for i, u in enumerate(state.user_boxes)]
+    if state.parsed is not None and state.rendering is not None:
+        g = state.rendering.geometry
+        for i, region in enumerate(state.parsed.regions):
+            tag = f"{i + 1}*" if i == state.selected_region else i + 1
+            regions.append(OverlayRegion(region.name or "", region.pixel_boxes(g.width, g.height), palette_color(i),
+                                         source="model", tag=tag))
+    return regions
+
+
+def overlay_picture(state: SessionState) -> np.ndarray | None:
+    if state.rendering is None:
+        return None
+    return draw_overlay(state.rendering.rgb, overlay_regions(state))
+
+
+def _pixels_text(box: PixelBox) -> str:
+    return f"[{box.x1:.0f}, {box.y1:.0f}, {box.x2:.0f}, {box.y2:.0f}]"
+
+
+def _mm_text(size_mm: tuple[float, float] | None) -> str:
+    return f"{size_mm[0]:.1f} × {size_mm[1]:.1f}" if size_mm else "-"
+
+
+def _model_row(row: RegionRow, _: Translate) -> list[Any]:
+    return [f"[{row.tag}] {row.name or ''}".strip(), _("model"), row.model_box.as_text(), _pixels_text(row.pixel_box),
+            _mm_text(row.scan.size_mm if row.scan else None),
+            "-" if row.iou_with_user is None else f"{row.iou_with_user:.2f}"]
+
+
+def table_rows(state: SessionState, _: Translate) -> list[list[Any]]:
+    """The user's boxes, then one row per box of the latest answer (IoU against the first user box)."""
+    if state.rendering is None:
+        return []
+    g = state.rendering.geometry
+    rows = [[u.label or _("your box {number}", number=i + 1), _("you"), to_model(u.box, g.width, g.height).as_text(),
+             _pixels_text(u.box), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
+            for i, u in enumerate(state.user_boxes)]
+    if state.parsed is not None:
+        user = state.user_boxes[0].box if state.user_boxes else None
+        rows += [_model_row(row, _) for row in region_rows(state.parsed, g.width, g.height, g, user_box=user)]
+    return rows
+
+
+def selected_text(state: SessionState, _: Translate) -> str:
+    if state.parsed is None or state.selected_region is None:
+        return ""
+    region = state.parsed.regions[state.selected_region]
+    return _("Follow-up questions refer to: {name}", name=region.name or str(state.selected_region + 1))
+
+
+def picture_updates(h: RegionHandles, state: SessionState, ctx: AppContext, _: Translate,
+                    canvas: bool = True) -> dict[Any, Any]:
+    """Updates of every widget that shows the picture or its regions."""
+    updates = {
+        h.overlay: overlay_picture(state),
+        h.table: gr.update(value=table_rows(state, _), headers=table_headers(_)),
+        h.selected: selected_text(state, _),
+    }
+    if canvas:
+        updates[h.canvas] = canvas_value(state, ctx)
+    return updates
+
+
+def click(state: SessionState, x: float, y: float) -> None:
+    """A click on the annotated picture: select the model region under it, else propose a box there."""
+    if state.rendering is None:
+        return
+    g = state.rendering.geometry
+    if state.parsed is not None:
+        for i, region in enumerate(state.parsed.regions):
+            if any(b.x1 <= x <= b.x2 and b.y1 <= y <= b.y2 for b in region.pixel_boxes(g.width, g.height)):
+                state.selected_region = i
+                return
+    state.user_boxes.append(UserBox(render.propose_box(state.rendering.rgb, x, y)))
+
+
+def wire_regions(h: RegionHandles, ctx: AppContext, state_holder: gr.State,
+                 refresh_prompt: Callable[[Any], Any]) -> None:
+    """Canvas edits, clicks on the annotated picture and "clear" update the boxes, then the prompt."""
+
+    def on_canvas_change(value: dict | None, state: SessionState) -> dict[Any, Any]:
+        state.user_boxes = boxes_from_canvas(value)
+        return picture_updates(h, state, ctx, translator(state.lang), canvas=False)
+
+    def on_click(state: SessionState, evt: gr.SelectData) -> dict[Any, Any]:
+        click(state, float(evt.index[0]), float(evt.index[1]))
+        return picture_updates(h, state, ctx, translator(state.lang))
+
+    def on_clear(state: SessionState) -> dict[Any, Any]:
+        state.user_boxes, state.selected_region = [], None
+        return picture_updates(h, state, ctx, translator(state.lang))
+
+    outputs = {h.canvas, h.overlay, h.table, h.selected}
+    refresh_prompt(h.canvas.change(on_canvas_change, [h.canvas, state_holder], outputs - {h.canvas},
+                                   api_name="set_boxes", show_progress="hidden"))
+    refresh_prompt(h.overlay.select(on_click, [state_holder], outputs, api_name=False, show_progress="hidden"))
+    refresh_prompt(h.clear.click(on_clear, [state_holder], outputs, api_name="clear_boxes"))

@@ -1,0 +1,81 @@
+"""Per-session state: one :class:`SessionState` per browser tab, held in ``gr.State``.
+
+Gradio keeps the object of each session server-side and hands the same object to every event of
+that session, so handlers update it in place; no other session can reach it. Its temporary folder
+(uploads copied for intake, exports) is removed when the session ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medrega_core.i18n import DEFAULT_LANGUAGE
+
+
+@dataclass
+class UserBox:
+    """A box the user drew or proposed by a click, in picture pixels of the current rendering."""
+
+    box: Any  # medrega_core.tasks.PixelBox
+    label: str = ""
+
+
+@dataclass
+class Exchange:
+    """One question and its answer, as sent to and received from the model."""
+
+    task: str
+    prompt: str
+    answer: str = ""
+
+
+@dataclass
+class SessionState:
+    """Everything one user has open: scan, view, boxes, conversation, language.
+
+    ``history`` holds (user text, answer) pairs exactly as the engine saw them, so follow-up
+    questions keep the image and the regions of earlier turns.
+    """
+
+    lang: str = DEFAULT_LANGUAGE
+    scan: Any = None  # medrega_core.intake.Scan
+    scan_paths: list[str] = field(default_factory=list)
+    view: Any = None  # medrega_core.intake.View
+    rendering: Any = None  # medrega_core.intake.Rendering
+    user_boxes: list[UserBox] = field(default_factory=list)
+    parsed: Any = None  # medrega_core.tasks.ParsedAnswer of the latest answer
+    selected_region: int | None = None
+    exchanges: list[Exchange] = field(default_factory=list)
+    cancel: threading.Event | None = None
+    folder: str | None = None
+
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        """Finished turns as (user text, answer) pairs for the engine."""
+        return [(e.prompt, e.answer) for e in self.exchanges if e.answer]
+
+    def work_folder(self, root: Path) -> Path:
+        """This session's private temporary folder under ``root`` (created on first use)."""
+        if self.folder is None:
+            self.folder = tempfile.mkdtemp(prefix="session-", dir=root)
+        return Path(self.folder)
+
+    def reset_scan(self) -> None:
+        """Forget everything tied to the previous scan (a new scan starts a new conversation)."""
+        self.scan, self.view, self.rendering, self.parsed = None, None, None, None
+        self.user_boxes, self.exchanges, self.selected_region = [], [], None
+
+
+def delete_session(state: SessionState | None) -> None:
+    """``gr.State`` delete callback: stop a running generation and remove the session's files."""
+    if state is None:
+        return
+    if state.cancel is not None:
+        state.cancel.set()
+    if state.folder:
+        shutil.rmtree(state.folder, ignore_errors=True)

@@ -1,0 +1,73 @@
+"""Status panel: an honest account of the model (loading progress, quantization, device, GPU
+memory) and the research-only notice. Queue positions are shown by Gradio on the waiting widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from medrega_core.errors import MedRegAError
+from medrega_core.i18n import translator
+from ui_components.context import AppContext, LoadState
+from ui_components.labels import Texts, Translate
+from ui_components.state import SessionState
+
+#: Seconds between status refreshes in the browser.
+REFRESH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class StatusHandles:
+    notice: gr.Markdown
+    status: gr.Markdown
+    timer: gr.Timer
+
+
+def notice_text(_: Translate) -> str:
+    return _("**For research and teaching only — not for diagnosis.** Answers may be wrong; a clinician must "
+             "check every finding.")
+
+
+def status_text(ctx: AppContext, _: Translate) -> str:
+    """One line on the model: what is loaded and how, or what is missing and how to fix it."""
+    host = ctx.host
+    if host.state is LoadState.READY:
+        info = host.describe()
+        text = _("Model ready: {model} · quantization {quant} · device {device}", model=info.get("checkpoint", "?"),
+                 quant=info.get("quantization", "?"), device=info.get("device", "?"))
+        if "gpu_memory_total_gib" in info:
+            text += " · " + _("GPU memory {used} of {total} GiB", used=info.get("gpu_memory_reserved_gib", "?"),
+                              total=info["gpu_memory_total_gib"])
+        return text
+    if host.state is LoadState.LOADING:
+        return _("Loading the model: {percent}% {step}", percent=round(100 * host.progress.fraction),
+                 step=_(host.progress.message) if host.progress.message else "")
+    try:
+        host.require()
+    except MedRegAError as error:
+        return "⚠ " + _(error.message, **error.params)
+    return ""
+
+
+def texts(_: Translate, state: SessionState | None = None) -> Texts:
+    return {"notice": {"value": notice_text(_)}}
+
+
+def create_status(ctx: AppContext) -> StatusHandles:
+    notice = gr.Markdown(notice_text(lambda m, **p: m), elem_id="notice")
+    status = gr.Markdown(status_text(ctx, translator("en")), elem_id="status")
+    timer = gr.Timer(REFRESH_SECONDS)
+    return StatusHandles(notice, status, timer)
+
+
+def wire_status(h: StatusHandles, ctx: AppContext, state_holder: gr.State) -> None:
+    def refresh(state: SessionState) -> str:
+        return status_text(ctx, translator(state.lang))
+
+    h.timer.tick(refresh, [state_holder], h.status, api_name="status", queue=False, show_progress="hidden")
+
+
+def refreshed(h: StatusHandles, ctx: AppContext, _: Translate) -> dict[Any, Any]:
+    return {h.status: status_text(ctx, _)}

@@ -1,0 +1,153 @@
+"""Task panel: every MedRegA task in the chosen language, its inputs, and the exact prompt.
+
+The prompt box always shows what will be sent; experts may edit it, and the edited text is sent
+as is. Prompt text comes only from :func:`medrega_core.tasks.build_prompt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gradio as gr
+
+from medrega_core.errors import MedRegAError
+from medrega_core.i18n import translator
+from medrega_core.tasks import (
+    IMAGE_PLACEHOLDER, PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_prompt, supported_languages,
+    task_variants,
+)
+from ui_components.context import AppContext
+from ui_components.labels import Texts, Translate
+from ui_components.state import SessionState
+
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+
+@dataclass(frozen=True)
+class TaskHandles:
+    task: gr.Dropdown
+    variant: gr.Dropdown
+    question: gr.Textbox
+    objects: gr.Textbox
+    candidates: gr.Textbox
+    modality: gr.Textbox
+    note: gr.Markdown
+    prompt: gr.Textbox
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        """The widgets a request is built from, in the order :func:`request_from_widgets` takes them."""
+        return [self.task, self.variant, self.question, self.objects, self.candidates, self.modality]
+
+
+def variant_choices(task: str, _: Translate) -> list[tuple[str, str]]:
+    """Variants of ``task``; diagnosis presets show their dataset title."""
+    def title(key: str) -> str:
+        preset = PRESETS_BY_KEY.get(key)
+        return preset.title if preset else _(key)
+    return [(title(key), key) for key in task_variants(task)]
+
+
+def texts(_: Translate, state: SessionState | None = None) -> Texts:
+    return {
+        "task": {"label": _("Task"), "choices": [(_(TASK_TITLES[t]), t.value) for t in Task]},
+        "variant": {"label": _("Prompt variant or candidate list")},
+        "question": {"label": _("Question"), "placeholder": _("e.g. Is there a fracture?")},
+        "objects": {"label": _("Objects to find (comma-separated)"), "placeholder": _("e.g. liver, spleen")},
+        "candidates": {"label": _("Your candidate diagnoses (comma-separated)")},
+        "modality": {"label": _("Modality words in the prompt"), "placeholder": _("e.g. CT, MRI, chest x-ray")},
+        "prompt": {"label": _("Exact prompt sent to the model (editable for experts)")},
+    }
+
+
+def create_task_panel(ctx: AppContext) -> TaskHandles:
+    t = texts(lambda m, **p: m)
+    task = gr.Dropdown(value=Task.REGION_TO_TEXT.value, elem_id="task", **t["task"])
+    variant = gr.Dropdown(choices=variant_choices(Task.REGION_TO_TEXT.value, lambda m: m), elem_id="variant",
+                          allow_custom_value=True,
+                          **t["variant"])
+    question = gr.Textbox(lines=2, elem_id="question", **t["question"])
+    with gr.Row():
+        objects = gr.Textbox(elem_id="objects", **t["objects"])
+        candidates = gr.Textbox(elem_id="candidates", **t["candidates"])
+        modality = gr.Textbox(elem_id="modality", **t["modality"])
+    note = gr.Markdown(elem_id="task-note")
+    prompt = gr.Textbox(lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
+    return TaskHandles(task, variant, question, objects, candidates, modality, note, prompt)
+
+
+def split_names(text: str | None) -> tuple[str, ...]:
+    """Comma- or newline-separated names (the Chinese comma too), blanks dropped."""
+    parts = (text or "").replace("，", ",").replace("\n", ",").split(",")
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def prompt_language(task: str, lang: str) -> str:
+    """The UI language when MedRegA knows the task in it, else the task's first trained language."""
+    languages = supported_languages(task)
+    return lang if lang in languages else languages[0]
+
+
+def request_from_widgets(state: SessionState, task: str, variant: str | None, question: str, objects: str,
+                         candidates: str, modality: str) -> TaskRequest:
+    """The typed request for the current widgets, the first user box and the current picture."""
+    size = (state.rendering.geometry.width, state.rendering.geometry.height) if state.rendering else None
+    box = state.user_boxes[0].box if state.user_boxes else None
+    if state.parsed is not None and state.selected_region is not None and size:
+        box = state.parsed.regions[state.selected_region].pixel_boxes(*size)[0]  # the region clicked on
+    return TaskRequest(
+        task=Task(task), lang=prompt_language(task, state.lang), question=question or "",
+        objects=split_names(objects), box=box, image_size=size, candidates=split_names(candidates),
+        modality=modality or "", variant=variant or "",
+    )
+
+
+def prompt_for(state: SessionState, request: TaskRequest) -> str:
+    """The exact user text: the task prompt, without the image placeholder on follow-up turns
+    (the image belongs to the first question of a conversation only)."""
+    prompt = build_prompt(request)
+    if not state.history:
+        return prompt
+    return prompt.replace(IMAGE_PLACEHOLDER + "\n", "").replace(IMAGE_PLACEHOLDER, "").strip()
+
+
+def language_note(task: str, lang: str, _: Translate) -> str:
+    """A note when the task has no version in the UI language (the prompt then uses another one)."""
+    used = prompt_language(task, lang)
+    if used == lang:
+        return ""
+    return _("MedRegA was trained on this task in {used} only; the prompt is sent in {used}.",
+             used=LANGUAGE_NAMES[used])
+
+
+def preview(state: SessionState, *values: Any) -> tuple[str, str]:
+    """(exact prompt, note) for the widgets; an incomplete request shows what is missing instead."""
+    _ = translator(state.lang)
+    note = language_note(values[0], state.lang, _)
+    try:
+        return prompt_for(state, request_from_widgets(state, *values)), note
+    except MedRegAError as error:
+        return "", "\n\n".join(filter(None, [note, "⚠ " + error.localized(state.lang)]))
+
+
+def wire_task_panel(h: TaskHandles, ctx: AppContext, state_holder: gr.State) -> Callable[[Any], Any]:
+    """Refresh the prompt when an input changes; returns ``refresh_after(event)`` for the other panels'
+    events that change the boxes or the picture (chained, so the prompt sees their result)."""
+    def on_task(task: str, state: SessionState) -> dict[Any, Any]:
+        return {h.variant: gr.update(choices=variant_choices(task, translator(state.lang)),
+                                     value=task_variants(task)[0])}
+
+    def on_inputs(state: SessionState, task_id: str, variant: str | None, question: str, objects: str,
+                  candidates: str, modality: str) -> dict[Any, Any]:
+        prompt, note = preview(state, task_id, variant, question, objects, candidates, modality)
+        return {h.prompt: prompt, h.note: note}
+
+    h.task.change(on_task, [h.task, state_holder], {h.variant}, api_name=False, show_progress="hidden")
+    gr.on([w.change for w in h.inputs], on_inputs, [state_holder, *h.inputs], {h.prompt, h.note},
+          api_name="preview_prompt", show_progress="hidden")
+
+    def refresh_after(event: Any) -> Any:
+        return event.then(on_inputs, [state_holder, *h.inputs], {h.prompt, h.note}, api_name=False,
+                          show_progress="hidden")
+    return refresh_after
