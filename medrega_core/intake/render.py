@@ -65,15 +65,17 @@ def resolve_window(scan: Scan, requested: Window | str | None) -> Window | None:
     return scan.auto_window
 
 
-def _check_index(value: int, count: int, what: str) -> int:
+#: Out-of-range messages per index kind.
+_OUT_OF_RANGE = {
+    "slice": N_("Slice {value} is out of range; this plane has {count} slices (0 to {last})."),
+    "frame": N_("Frame {value} is out of range; this scan has {count} frames (0 to {last})."),
+    "timepoint": N_("Time point {value} is out of range; this scan has {count} (0 to {last})."),
+}
+
+
+def _check_index(value: int, count: int, kind: str) -> int:
     if not 0 <= value < count:
-        raise InvalidViewError(
-            N_("The {what} number {value} is out of range; this scan has {count} (0 to {last})."),
-            what=what,
-            value=value,
-            count=count,
-            last=count - 1,
-        )
+        raise InvalidViewError(_OUT_OF_RANGE[kind], value=value, count=count, last=count - 1)
     return value
 
 
@@ -111,7 +113,7 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
     slices = scan.num_slices(plane)
     slice_index = _check_index(slices // 2 if view.slice_index is None else view.slice_index, slices, "slice")
     _check_index(view.frame, scan.num_frames, "frame")
-    _check_index(view.timepoint, scan.num_timepoints, "time point")
+    _check_index(view.timepoint, scan.num_timepoints, "timepoint")
     volume_index = view.frame if scan.kind is ScanKind.FRAMES else view.timepoint
 
     window = resolve_window(scan, view.window)

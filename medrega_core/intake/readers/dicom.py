@@ -38,7 +38,7 @@ __all__ = ["DicomPart", "parse_dicom", "scan_from_dicom_file", "scan_from_dicom_
 #: Permissively licensed packages that decode each compressed transfer syntax (named in errors).
 DECODER_PACKAGES: dict[str, str] = {
     pydicom.uid.JPEGBaseline8Bit: "python-gdcm or pylibjpeg with pylibjpeg-libjpeg",
-    pydicom.uid.JPEGExtended12Bit: "python-gdcm or pylibjpeg with pylibjpeg-libjpeg",
+    pydicom.uid.JPEGExtended12Bit: "pylibjpeg with pylibjpeg-libjpeg (GPL-3; python-gdcm and Pillow decode only 8-bit JPEG Extended)",
     pydicom.uid.JPEGLossless: "python-gdcm or pylibjpeg with pylibjpeg-libjpeg",
     pydicom.uid.JPEGLosslessSV1: "python-gdcm or pylibjpeg with pylibjpeg-libjpeg",
     pydicom.uid.JPEGLSLossless: "pyjpegls or python-gdcm",
@@ -133,10 +133,15 @@ def _check_decodable(part: DicomPart, limits: IntakeLimits, files: int = 1) -> N
     except NotImplementedError:
         decoder = None
     if decoder is None or not decoder.is_available:
-        raise MissingDecoderError(
-            N_("{name} is compressed as {syntax}, and no decoder for it is installed; it needs {package}."),
-            name=name, syntax=getattr(syntax, "name", str(syntax)), package=DECODER_PACKAGES.get(syntax, _NO_PACKAGE),
-        )
+        raise _missing_decoder(part)
+
+
+def _missing_decoder(part: DicomPart) -> MissingDecoderError:
+    syntax = part.dataset.file_meta.TransferSyntaxUID
+    return MissingDecoderError(
+        N_("{name} is compressed as {syntax}, and no decoder for it is installed; it needs {package}."),
+        name=part.name, syntax=getattr(syntax, "name", str(syntax)), package=DECODER_PACKAGES.get(syntax, _NO_PACKAGE),
+    )
 
 
 def _decode(part: DicomPart) -> np.ndarray:
@@ -148,6 +153,8 @@ def _decode(part: DicomPart) -> np.ndarray:
         if photometric == "PALETTE COLOR":
             pixels = pydicom.pixels.apply_color_lut(pixels, dataset)
     except _PARSE_ERRORS as error:
+        if "does not support" in str(error):  # every installed plugin declined this variant (e.g. 12-bit JPEG)
+            raise _missing_decoder(part) from error
         raise CorruptFileError(N_("The image data in {name} cannot be decoded (damaged or truncated)."),
                                name=part.name) from error
     frames = _number_of_frames(dataset)
@@ -339,8 +346,8 @@ def _allocate(shape: tuple[int, ...], name: str) -> np.ndarray:
     try:
         return np.empty(shape, dtype=np.float32)
     except MemoryError as error:
-        raise ImageTooLargeError(N_("The image in {name} is too large ({size}); the limit is {limit} pixels."),
-                                 name=name, size="x".join(map(str, shape)), limit="memory") from error
+        raise ImageTooLargeError(N_("There is not enough memory to open {name} ({size} values)."),
+                                 name=name, size="x".join(map(str, shape))) from error
 
 
 def scan_from_dicom_file(part: DicomPart, limits: IntakeLimits) -> Scan:
