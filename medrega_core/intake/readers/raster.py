@@ -24,7 +24,8 @@ __all__ = ["RASTER_FORMATS", "scan_from_picture"]
 RASTER_FORMATS = {"PNG": "png", "JPEG": "jpeg", "BMP": "bmp", "TIFF": "tiff"}
 #: The full range of an 8-bit grey picture, offered as its "header" window.
 _EIGHT_BIT_RANGE = Window(127.5, 255.0)
-_GREY_MODES = {"L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_GREY_MODES = {"L", "LA", "1"} | _WIDE_MODES
 
 
 def scan_from_picture(path: str, name: str, limits: IntakeLimits) -> Scan:
@@ -63,7 +64,7 @@ def scan_from_picture(path: str, name: str, limits: IntakeLimits) -> Scan:
         raise CorruptFileError(N_("The file {name} is not a readable image."), name=name) from error
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise CorruptFileError(N_("The image in {name} is damaged or truncated."), name=name) from error
-    header_window = _EIGHT_BIT_RANGE if grey and pixels.max(initial=0) <= 255 and picture.mode in ("L", "LA", "1") else None
+    header_window = _EIGHT_BIT_RANGE if grey and pixels.max(initial=0) <= 255 and picture.mode not in _WIDE_MODES else None
     return Scan(
         format=file_format,
         kind=ScanKind.IMAGE,
@@ -79,4 +80,7 @@ def _pixels(picture: Image.Image) -> tuple[np.ndarray, bool]:
     if picture.mode in _GREY_MODES:
         grey = picture.convert("L") if picture.mode in ("LA", "1") else picture
         return np.asarray(grey).astype(np.float32), True
-    return np.ascontiguousarray(np.asarray(picture.convert("RGB"), dtype=np.uint8)), False
+    rgb = np.ascontiguousarray(np.asarray(picture.convert("RGB"), dtype=np.uint8))
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        return rgb[..., 0].astype(np.float32), True  # grey stored as RGB or as a grey palette
+    return rgb, False
