@@ -37,7 +37,7 @@ _LIST_CHARS = set("0123456789 \t,.-+[]")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _RUN_GAP = re.compile(r"(?:[\s,、;]|and|和|及|与)*")
 _COLON = re.compile(r"[ \t]*:")
-_DESCRIPTION_TRIM = " \t\r\n,;、"
+_DESCRIPTION_TRIM = " \t\r\n,;、，；"
 
 
 class IssueKind(str, Enum):
