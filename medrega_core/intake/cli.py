@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     draw.add_argument("files", nargs="+")
     draw.add_argument("--out", required=True, help="PNG file to write")
     draw.add_argument("--window", type=_window_argument, default=None,
-                      help="preset (soft_tissue, lung, liver, bone, brain, header, auto) or CENTER,WIDTH")
+                      help="preset (soft_tissue, lung, liver, bone, brain, header, auto) or CENTER,WIDTH (write --window=-600,1500 for a negative centre)")
     draw.add_argument("--plane", choices=("axial", "coronal", "sagittal"), default=None)
     draw.add_argument("--slice", type=int, default=None, help="slice index (default: middle)")
     draw.add_argument("--frame", type=int, default=0)

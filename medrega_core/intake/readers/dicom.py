@@ -52,9 +52,16 @@ DECODER_PACKAGES: dict[str, str] = {
 }
 _NO_PACKAGE = "no Python package (export the images uncompressed or as JPEG from the scanner)"
 
-#: Parsing damaged files raises many kinds of errors inside pydicom; all mean "corrupt".
-_PARSE_ERRORS = (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, IndexError, OverflowError,
-                 AttributeError, NotImplementedError, OSError, MemoryError, UnicodeError, RuntimeError)
+#: Parsing and decoding hostile bytes raises arbitrary exception types inside pydicom and its
+#: plugins (struct.error, BytesLengthException, plugin-specific errors...); at these two library
+#: boundaries every one of them means "this file is damaged".
+_PARSE_ERRORS = (Exception,)
+
+
+def _is_library_failure(error: BaseException) -> bool:
+    """Decoder plugins written in Rust (pylibjpeg-rle) panic with ``pyo3_runtime.PanicException``,
+    a ``BaseException``; it means a damaged frame, unlike KeyboardInterrupt or SystemExit."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
 
 
 @dataclass(frozen=True)
@@ -73,13 +80,24 @@ def parse_dicom(source: str | BinaryIO, name: str) -> Dataset:
     damaged DICOM.
     """
     try:
-        dataset = pydicom.dcmread(source)
-    except InvalidDicomError:
-        dataset = _parse_without_preamble(source, name)
+        try:
+            dataset = pydicom.dcmread(source)
+        except InvalidDicomError:
+            dataset = _parse_without_preamble(source, name)
+        _materialize(dataset)
     except _PARSE_ERRORS as error:
         raise CorruptFileError(N_("The DICOM file {name} is damaged or truncated."), name=name) from error
     _ensure_transfer_syntax(dataset)
     return dataset
+
+
+def _materialize(dataset: Dataset) -> None:
+    """Convert every element now: pydicom converts lazily, and a damaged element would otherwise
+    fail later, far from the parse, with an error that is not a ``ScanError``."""
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                _materialize(item)
 
 
 def _parse_without_preamble(source: str | BinaryIO, name: str) -> Dataset:
@@ -152,7 +170,9 @@ def _decode(part: DicomPart) -> np.ndarray:
         photometric = str(dataset.get("PhotometricInterpretation", ""))
         if photometric == "PALETTE COLOR":
             pixels = pydicom.pixels.apply_color_lut(pixels, dataset)
-    except _PARSE_ERRORS as error:
+    except BaseException as error:
+        if not _is_library_failure(error):
+            raise
         if "does not support" in str(error):  # every installed plugin declined this variant (e.g. 12-bit JPEG)
             raise _missing_decoder(part) from error
         raise CorruptFileError(N_("The image data in {name} cannot be decoded (damaged or truncated)."),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from medrega_core.errors import N_
-from medrega_core.intake.errors import CorruptFileError, ImageTooLargeError, UnsupportedFormatError
+from medrega_core.intake.errors import CorruptFileError, ImageTooLargeError, ScanError, UnsupportedFormatError
 from medrega_core.intake.geometry import VolumeGeometry
 from medrega_core.intake.limits import IntakeLimits
 from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata
@@ -78,7 +78,9 @@ def scan_from_volume_file(path: str, name: str, file_format: str, limits: Intake
             raise CorruptFileError(N_("The volume file {name} is damaged or cannot be read."), name=name) from sitk_error
         try:
             array, geometry = _read_nibabel(path, name, limits)
-        except (OSError, ValueError, EOFError, MemoryError) as error:
+        except ScanError:
+            raise
+        except Exception as error:  # nibabel raises many types (ImageFileError, HeaderDataError, ...) on damaged files
             raise CorruptFileError(N_("The volume file {name} is damaged or cannot be read."), name=name) from error
     array = array.reshape((1,) * (4 - array.ndim) + array.shape)
     kind = ScanKind.VOLUME if array.shape[1] > 1 else ScanKind.IMAGE

@@ -1,0 +1,82 @@
+"""Fuzz: mutated real files and random bytes either open or fail with a clean ``ScanError``.
+
+Seeded loops, bounded in time, so failures reproduce and the test stays within seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from medrega_core.intake import ScanError, open_scan, render
+from tests.intake_fixtures import dicom_file, itk_file, nibabel_file, zip_members
+
+#: Seconds each source gets; mutations continue until it is spent.
+BUDGET_S = 0.8
+
+
+def _sources(tmp_path: Path) -> list[tuple[str, bytes]]:
+    zipped = zip_members(tmp_path / "series.zip", {"a.dcm": Path(dicom_file("CT_small.dcm")).read_bytes()})
+    return [
+        (".dcm", Path(dicom_file("CT_small.dcm")).read_bytes()),
+        (".dcm", Path(dicom_file("MR_small_RLE.dcm")).read_bytes()),
+        (".dcm", Path(dicom_file("MR_small_jp2klossless.dcm")).read_bytes()),
+        (".dcm", Path(dicom_file("emri_small_jpeg_ls_lossless.dcm")).read_bytes()),
+        (".png", itk_file("BrainProtonDensitySlice.png").read_bytes()),
+        (".nii", nibabel_file("anatomical.nii").read_bytes()),
+        (".zip", zipped.read_bytes()),
+    ]
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    buffer = bytearray(data)
+    action = rng.randrange(4)
+    if action == 0:  # truncate
+        return bytes(buffer[: rng.randrange(len(buffer))])
+    if action == 1:  # flip bytes, mostly in the header where parsing decisions are made
+        for _ in range(rng.randint(1, 8)):
+            position = rng.randrange(min(len(buffer), 2048) if rng.random() < 0.8 else len(buffer))
+            buffer[position] = rng.randrange(256)
+        return bytes(buffer)
+    if action == 2:  # overwrite a run with random bytes
+        start = rng.randrange(len(buffer))
+        length = rng.randint(1, 64)
+        buffer[start : start + length] = rng.randbytes(length)
+        return bytes(buffer)
+    return rng.randbytes(rng.randint(0, 4096))  # pure noise
+
+
+def _open_and_render(path: Path) -> None:
+    try:
+        scan = open_scan(path)
+        render(scan)
+    except ScanError as error:
+        assert error.localized("en") and error.localized("zh")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mutated_real_files_fail_cleanly(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    tried = 0
+    for index, (suffix, data) in enumerate(_sources(tmp_path)):
+        deadline = time.monotonic() + BUDGET_S
+        while time.monotonic() < deadline:
+            path = tmp_path / f"fuzz_{index}_{tried}{suffix}"
+            path.write_bytes(_mutate(data, rng))
+            _open_and_render(path)  # anything but a ScanError propagates and fails the test
+            path.unlink()
+            tried += 1
+    assert tried > 20
+
+
+@pytest.mark.parametrize("suffix", [".dcm", ".png", ".jpg", ".nii.gz", ".mha", ".zip", ""])
+def test_random_bytes_with_any_extension(tmp_path: Path, suffix: str) -> None:
+    rng = random.Random(suffix)
+    for n in range(15):
+        path = tmp_path / f"noise{n}{suffix}"
+        path.write_bytes(rng.randbytes(rng.choice([0, 1, 131, 132, 2000])))
+        with pytest.raises(ScanError):
+            open_scan(path)
