@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tasks_fixtures import AxialGeometry
 
 from medrega_core.tasks import (
     ModelBox,
@@ -113,31 +112,6 @@ class TestIou:
         box_b = ModelBox(*sorted(b[::2])[:1], *sorted(b[1::2])[:1], *sorted(b[::2])[1:], *sorted(b[1::2])[1:])
         in_pixels = iou(to_pixels(box_a, width, height), to_pixels(box_b, width, height))
         assert in_pixels == pytest.approx(iou(box_a, box_b), abs=1e-9)
-
-
-@dataclass(frozen=True)
-class AxialGeometry:
-    """A plain axial slice: picture pixel (x, y) = stored (column, row) of slice ``k``, LPS mm from the origin.
-
-    Written here to the intake contract (docs/ARCHITECTURE.md, ``SliceGeometry``) so this layer's
-    conversion can be checked with known numbers.
-    """
-
-    width: int
-    height: int
-    spacing: tuple[float, float]
-    origin: tuple[float, float, float]
-    k: int
-
-    def picture_to_stored(self, x: float, y: float) -> tuple[float, float, float]:
-        return (x, y, float(self.k))
-
-    def picture_to_patient_mm(self, x: float, y: float) -> tuple[float, float, float]:
-        return (self.origin[0] + x * self.spacing[0], self.origin[1] + y * self.spacing[1], self.origin[2])
-
-    @property
-    def mm_per_picture_pixel(self) -> tuple[float, float]:
-        return self.spacing
 
 
 class TestBoxInScan:

@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw
 
 from medrega_core.errors import N_
 from medrega_core.render.fonts import OverlayError, find_cjk_font, load_font
-from medrega_core.render.palette import RGB, text_color_on
-from medrega_core.tasks import PixelBox
+from medrega_core.render.palette import RGB, palette_color, text_color_on
+from medrega_core.tasks import ParsedAnswer, PixelBox
 
 #: ``(x1, y1, x2, y2)`` integer pixel rectangle, end exclusive.
 Rect = tuple[int, int, int, int]
@@ -81,6 +81,17 @@ class OverlayStyle:
     def font_size(self, width: int, height: int) -> int:
         """Label text size in pixels for a ``width x height`` picture."""
         return int(min(self.max_font, max(self.min_font, round(min(width, height) * self.font_fraction))))
+
+
+def model_overlay_regions(parsed: ParsedAnswer, width: float, height: float) -> list[OverlayRegion]:
+    """The parsed answer's regions ready to draw on a ``width x height`` picture.
+
+    Region ``i`` gets ``palette_color(i)`` and tag ``i + 1``, as in ``medrega_core.tasks.answer_segments``.
+    """
+    return [
+        OverlayRegion(region.name or "", region.pixel_boxes(width, height), palette_color(index), BoxSource.MODEL, index + 1)
+        for index, region in enumerate(parsed.regions)
+    ]
 
 
 def box_pixel_rect(box: PixelBox, width: int, height: int) -> Rect:

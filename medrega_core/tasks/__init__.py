@@ -13,6 +13,12 @@ from medrega_core.tasks.coordinates import (
     to_model,
     to_pixels,
 )
+from medrega_core.tasks.cot import (
+    build_cot_answer_prompt,
+    build_cot_detection_prompt,
+    cot_answer_request,
+    region_reference,
+)
 from medrega_core.tasks.parser import IssueKind, ParsedAnswer, ParseIssue, Region, parse_answer
 from medrega_core.tasks.presets import PRESETS, PRESETS_BY_KEY, CandidatePreset, ClassificationKind
 from medrega_core.tasks.prompts import (
@@ -28,9 +34,11 @@ from medrega_core.tasks.prompts import (
     UnsupportedLanguageError,
     build_prompt,
     cot_detection_request,
+    prompt_parts,
     supported_languages,
     task_variants,
 )
+from medrega_core.tasks.table import RegionRow, TextSegment, answer_segments, region_rows
 
 __all__ = [
     "EXPERIMENTAL_TASKS", "GROUNDED_REPORT_STRUCTURES", "IMAGE_PLACEHOLDER", "MODEL_GRID_MAX", "PRESETS",
@@ -38,5 +46,7 @@ __all__ = [
     "IssueKind", "ModelBox", "ParseIssue", "ParsedAnswer", "PictureGeometry", "PictureSizeError", "PixelBox",
     "PromptInputError", "PromptLayout", "Region", "Task", "TaskRequest", "UnsupportedLanguageError", "box_in_scan",
     "build_prompt", "cot_detection_request", "format_box_list", "iou", "parse_answer", "supported_languages",
-    "task_variants", "to_model", "to_pixels",
+    "task_variants", "to_model", "to_pixels", "build_cot_answer_prompt", "build_cot_detection_prompt",
+    "cot_answer_request", "region_reference", "prompt_parts", "RegionRow", "TextSegment", "answer_segments",
+    "region_rows",
 ]
