@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -118,6 +119,16 @@ class _FirstStepTop(LogitsProcessor):
         return scores
 
 
+class _DropInt8CastNotice(logging.Filter):
+    """bitsandbytes logs the bf16 -> fp16 cast of LLM.int8 on every matmul; it is expected, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("MatMul8bitLt: inputs will be cast")
+
+
+_INT8_NOTICE_FILTER = _DropInt8CastNotice()
+
+
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
     if progress is not None:
         progress(fraction, message)
@@ -228,6 +239,8 @@ class MedRegAEngine:
         dtype = getattr(torch, settings.resolved_dtype(on_cuda))
         _report(progress, 0.2, N_("Loading the model weights"))
         model = _load_model(files, config, quant, dtype, device)
+        if quant == "int8":
+            logging.getLogger("bitsandbytes.autograd._functions").addFilter(_INT8_NOTICE_FILTER)
         _report(progress, 1.0, N_("Model ready"))
         return cls(model, tokenizer, files, settings, quant)
 
