@@ -142,6 +142,17 @@ class TestErrorsAndPalette:
     def test_bundled_font_is_found(self) -> None:
         assert find_cjk_font().is_file()
 
+    def test_falls_back_to_wenquanyi(self) -> None:
+        from medrega_core.render.fonts import WQY_MICROHEI
+
+        if not WQY_MICROHEI.is_file():
+            pytest.skip("fonts-wqy-microhei is not installed")
+        font = find_cjk_font([Path("/nonexistent/font.otf"), WQY_MICROHEI])
+        region = OverlayRegion("胰腺", [PixelBox(40, 60, 120, 140)], palette_color(4), tag=1)
+        labelled = draw_overlay(_picture(200, 200), [region], OverlayStyle(font_path=font))
+        bare = draw_overlay(_picture(200, 200), [region], NO_LABELS)
+        assert np.any(labelled != bare, axis=2).sum() > 100
+
     @pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 4, 3), np.uint8)])
     def test_bad_picture(self, bad) -> None:
         with pytest.raises(OverlayError):

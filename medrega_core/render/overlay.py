@@ -184,7 +184,8 @@ def place_labels(sizes: Sequence[tuple[int, int]], anchors: Sequence[Rect], widt
 
 def _nearest_free(start: Rect, placed: list[Rect], width: int, height: int) -> Rect:
     w, h = start[2] - start[0], start[3] - start[1]
-    step_y, step_x = max(1, h // 2), max(1, w // 4)
+    # Coarser steps on big pictures keep the search to about 128 x 128 positions.
+    step_y, step_x = max(1, h // 2, height // 64), max(1, w // 4, width // 64)
     offsets = sorted(
         ((dx, dy) for dy in range(-height, height + 1, step_y) for dx in range(-width, width + 1, step_x)),
         key=lambda d: (abs(d[1]) + abs(d[0]), abs(d[0])),

@@ -2,6 +2,7 @@
 
 from medrega_core.tasks.coordinates import (
     MODEL_GRID_MAX,
+    SIDE_CONVENTION_NOTE,
     BoxInScan,
     ModelBox,
     PictureGeometry,
@@ -42,7 +43,7 @@ from medrega_core.tasks.table import RegionRow, TextSegment, answer_segments, re
 
 __all__ = [
     "EXPERIMENTAL_TASKS", "GROUNDED_REPORT_STRUCTURES", "IMAGE_PLACEHOLDER", "MODEL_GRID_MAX", "PRESETS",
-    "PRESETS_BY_KEY", "TASK_TITLES", "BoxInScan", "BoxOutsidePictureError", "CandidatePreset", "ClassificationKind",
+    "PRESETS_BY_KEY", "SIDE_CONVENTION_NOTE", "TASK_TITLES", "BoxInScan", "BoxOutsidePictureError", "CandidatePreset", "ClassificationKind",
     "IssueKind", "ModelBox", "ParseIssue", "ParsedAnswer", "PictureGeometry", "PictureSizeError", "PixelBox",
     "PromptInputError", "PromptLayout", "Region", "Task", "TaskRequest", "UnsupportedLanguageError", "box_in_scan",
     "build_prompt", "cot_detection_request", "format_box_list", "iou", "parse_answer", "supported_languages",

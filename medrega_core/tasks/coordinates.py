@@ -25,6 +25,11 @@ from medrega_core.errors import N_, TaskError
 #: Largest value on MedRegA's box grid; the evaluators de-normalise with ``/ 999``.
 MODEL_GRID_MAX = 999
 
+#: Shown beside model boxes: MedRegA names sides as radiologists do (spec B.1), never flipped.
+SIDE_CONVENTION_NOTE = N_(
+    "Left and right follow the radiological convention: the patient's right is on the picture's left."
+)
+
 
 class PictureSizeError(TaskError):
     """A picture width or height is not a positive number."""

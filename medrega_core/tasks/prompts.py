@@ -260,6 +260,11 @@ def _checked(request: TaskRequest) -> TaskRequest:
     texts = (request.question, request.modality, *request.objects, *request.candidates)
     if task is not Task.FREE and any(IMAGE_PLACEHOLDER in text for text in texts):
         raise PromptInputError(N_("Remove <image> from your text: the app places the picture itself."))
+    if request.layout not in {layout.value for layout in PromptLayout}:
+        raise PromptInputError(
+            N_("Unknown prompt layout {layout}. Choose one of: {choices}."),
+            layout=request.layout, choices=", ".join(layout.value for layout in PromptLayout),
+        )
     return dataclasses.replace(request, task=task, layout=PromptLayout(request.layout))
 
 
