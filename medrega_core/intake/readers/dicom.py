@@ -25,6 +25,7 @@ from medrega_core.intake.errors import (
     ImageTooLargeError,
     MissingDecoderError,
     NoPixelDataError,
+    ScanError,
     SeriesMismatchError,
     UnsupportedFormatError,
 )
@@ -85,6 +86,8 @@ def parse_dicom(source: str | BinaryIO, name: str) -> Dataset:
         except InvalidDicomError:
             dataset = _parse_without_preamble(source, name)
         _materialize(dataset)
+    except ScanError:
+        raise
     except _PARSE_ERRORS as error:
         raise CorruptFileError(N_("The DICOM file {name} is damaged or truncated."), name=name) from error
     _ensure_transfer_syntax(dataset)
