@@ -53,6 +53,15 @@ class TestModalityValues:
         expected = np.clip((values - low) / (high - low) * 255, 0, 255)
         assert np.abs(grey - expected).max() <= 1
         assert rendering.window == Window(40, 400)
+        assert rendering.view.window == "soft_tissue" and rendering.view.slice_index == 0
+        assert np.array_equal(render(scan, rendering.view).rgb, rendering.rgb)
+
+    def test_resolved_default_view_names_the_window_and_reproduces_the_picture(self) -> None:
+        scan = open_scan(dicom_file("MR_small.dcm"))
+        rendering = render(scan)
+        assert rendering.view.window == "header" and str(rendering.view.plane) == "axial"
+        assert rendering.window == scan.header_window
+        assert np.array_equal(render(scan, rendering.view).rgb, rendering.rgb)
 
     def test_manual_window_and_invalid_window(self) -> None:
         scan = open_scan(dicom_file("CT_small.dcm"))

@@ -19,6 +19,7 @@ from medrega_core.intake import (
     SeriesMismatchError,
     TooManyFilesError,
     UnsafeArchiveError,
+    UnsupportedFormatError,
     View,
     Window,
     open_scan,
@@ -59,7 +60,10 @@ class TestSeriesSorting:
     def test_shuffled_files_sort_by_position_not_by_name(self, tmp_path, ct_series) -> None:
         paths = write_series(ct_series, tmp_path, shuffle_seed=11)
         assert _slice_offsets(open_scan(paths)) == list(range(SLICES))
-        assert _slice_offsets(open_scan([tmp_path])) == list(range(SLICES))  # a folder works too
+        (tmp_path / "README.txt").write_text("not an image")  # skipped inside a folder
+        assert _slice_offsets(open_scan([tmp_path])) == list(range(SLICES))
+        with pytest.raises(UnsupportedFormatError):  # but refused when named explicitly
+            open_scan([*paths, tmp_path / "README.txt"])
 
     def test_position_beats_instance_number(self, tmp_path, ct_series) -> None:
         reversed_numbers = [copy.deepcopy(ds) for ds in ct_series]

@@ -32,7 +32,8 @@ class Rendering:
         Patient-direction letters on the ``left``, ``right``, ``top`` and ``bottom`` edges; {} when
         the scan has no patient frame.
     view:
-        The view with every default resolved (slice index, window as a ``Window``).
+        The view with every default resolved: ``Plane``, slice index, and the window as requested
+        (a preset name or ``Window``), or for the default the preset name (``header``/``auto``).
     """
 
     rgb: np.ndarray = field(repr=False)
@@ -71,6 +72,15 @@ _OUT_OF_RANGE = {
     "frame": N_("Frame {value} is out of range; this scan has {count} frames (0 to {last})."),
     "timepoint": N_("Time point {value} is out of range; this scan has {count} (0 to {last})."),
 }
+
+
+def _window_name(scan: Scan, requested: Window | str | None) -> Window | str | None:
+    """``requested`` as given, or for the default the preset name that reproduces it (None for colour)."""
+    if requested is not None:
+        return requested.value if isinstance(requested, WindowPreset) else requested
+    if scan.is_colour:
+        return None
+    return WindowPreset.HEADER.value if WindowPreset.HEADER.value in scan.presets else WindowPreset.AUTO.value
 
 
 def _check_index(value: int, count: int, kind: str) -> int:
@@ -133,5 +143,5 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
         spacing=scan.geometry.spacing,
         patient_from_index=scan.geometry.patient_from_index(),
     )
-    resolved = replace(view, plane=Plane(plane), slice_index=slice_index, window=window)
+    resolved = replace(view, plane=Plane(plane), slice_index=slice_index, window=_window_name(scan, view.window))
     return Rendering(rgb, geometry, window, geometry.orientation(), resolved)

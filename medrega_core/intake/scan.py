@@ -24,6 +24,9 @@ class Plane(str, Enum):
     CORONAL = "coronal"
     SAGITTAL = "sagittal"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 class ScanKind(str, Enum):
     """``image``: one picture; ``frames``: a cine or frame stack; ``volume``: a 3-D (or 4-D) grid."""
@@ -31,6 +34,9 @@ class ScanKind(str, Enum):
     IMAGE = "image"
     FRAMES = "frames"
     VOLUME = "volume"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ class WindowPreset(str, Enum):
     HEADER = "header"
     AUTO = "auto"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 #: OHIF Viewer's CT presets (width/level), in Hounsfield units.
 CT_PRESETS: dict[WindowPreset, Window] = {

@@ -87,15 +87,22 @@ def _head(path: Path) -> bytes:
         return handle.read(132)
 
 
-def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[Path]:
+@dataclass(frozen=True)
+class _Input:
+    path: Path
+    found_in_folder: bool  # such files may be skipped when they are not DICOM (READMEs, thumbnails)
+
+
+def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[_Input]:
     """Input paths with folders replaced by the files under them, checked to exist and fit the limits."""
-    files: list[Path] = []
+    files: list[_Input] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files.extend(_Input(p, True) for p in found)
         elif path.is_file():
-            files.append(path)
+            files.append(_Input(path, False))
         else:
             raise NoImagesError(N_("The file {name} does not exist or cannot be read."), name=path.name)
         if len(files) > limits.max_files:
@@ -105,7 +112,7 @@ def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[Pa
             )
     if not files:
         raise NoImagesError(N_("No file was given."))
-    for path in files:
+    for path in (item.path for item in files):
         if path.stat().st_size > limits.max_file_bytes:
             raise ImageTooLargeError(
                 N_("The file {name} is {size} MB, over the limit of {limit} MB."),
@@ -212,14 +219,21 @@ def open_scan(
         paths = [paths]
     files = _expand(paths, limits)
     if len(files) == 1:
-        return _open_single(files[0], limits, series_uid)
+        return _open_single(files[0].path, limits, series_uid)
     READERS["dicom"].require()
     parts = []
-    for path in files:
-        if is_zip(str(path)) or _volume_format(path) is not None:
-            raise UnsupportedFormatError(
-                N_("Several files can only be opened together when they are DICOM files; {name} is not."),
-                name=path.name,
-            )
-        parts.append(DicomPart(path.name, parse_dicom(str(path), path.name)))
+    for item in files:
+        path = item.path
+        try:
+            if is_zip(str(path)) or _volume_format(path) is not None:
+                raise UnsupportedFormatError(
+                    N_("Several files can only be opened together when they are DICOM files; {name} is not."),
+                    name=path.name,
+                )
+            parts.append(DicomPart(path.name, parse_dicom(str(path), path.name)))
+        except UnsupportedFormatError:
+            if not item.found_in_folder:
+                raise
+    if not parts:
+        raise NoImagesError(N_("No DICOM file was found among the {count} files."), count=len(files))
     return _open_dicom_parts(parts, limits, series_uid)
