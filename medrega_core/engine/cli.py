@@ -119,9 +119,9 @@ def open_picture(path: Path) -> Any:
 
 def run_batch(args: argparse.Namespace) -> int:
     """Answer every case and write ``[{id, question, pred_answer, gt_answer, ...}]`` to ``--out``."""
+    cases = read_cases(args.data, args.image_root)  # checked before torch is imported
     from medrega_core.engine.engine import MedRegAEngine
 
-    cases = read_cases(args.data, args.image_root)
     engine = MedRegAEngine.load(_settings(args))
     results = []
     for index, case in enumerate(cases, start=1):
@@ -149,9 +149,9 @@ def run_ask(args: argparse.Namespace) -> int:
     """Stream one answer to standard output."""
     import threading
 
+    picture = open_picture(args.image)  # before torch is imported: a bad file fails fast
     from medrega_core.engine.engine import MedRegAEngine
 
-    picture = open_picture(args.image)
     engine = MedRegAEngine.load(_settings(args))
     cancel = threading.Event()
     shown = ""
