@@ -51,6 +51,18 @@ def test_click_on_the_bright_aorta_of_a_real_ct(ct_picture) -> None:
     assert box.width < 64 and box.height < 64  # the round vessel, not the whole slice
 
 
+def test_click_in_the_right_lung_of_a_real_chest_x_ray() -> None:
+    path = get_testdata_file("RG1_UNCI.dcm")  # NEMA PA chest X-ray, MONOCHROME1, 1841 x 1955
+    if path is None:
+        pytest.skip("RG1_UNCI.dcm is not available offline (pydicom-data not installed?)")
+    ds = pydicom.dcmread(path)
+    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
+    picture = _rgb(255 - ((ds.pixel_array - (center - width / 2)) / width * 255).clip(0, 255))
+    box = propose_box(picture, 600, 800)  # patient's right lung, on the picture's left
+    assert box.x1 <= 600 <= box.x2 and box.y1 <= 800 <= box.y2
+    assert box.x1 > 100 and box.x2 < picture.shape[1] / 2  # inside the chest wall, left of the spine
+
+
 def test_click_on_open_background_is_never_the_whole_picture(disc_picture) -> None:
     box = propose_box(disc_picture, 500, 300)
     assert box.x1 <= 500 <= box.x2 and box.y1 <= 300 <= box.y2

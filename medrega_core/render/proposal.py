@@ -2,8 +2,9 @@
 
 A flood fill from the clicked pixel with a grey-level tolerance taken from the local statistics
 around the click, on a lightly smoothed copy of the picture. A fill that leaks into most of the
-picture is retried with a tighter tolerance; thin bridges to neighbouring structures are cut by
-a morphological opening. The box is at least a small fraction of the picture so a click on a
+picture, or reaches the picture's edge (often a leak into the air around the body), is retried
+with a tighter tolerance; the first edge-reaching fill is kept when no tighter one stays inside.
+Thin bridges to neighbouring structures are cut by a morphological opening. The box is at least a small fraction of the picture so a click on a
 speck still gives something the user can see and adjust.
 """
 
@@ -104,9 +105,13 @@ def propose_box(
     box = None
     for step in TOLERANCE_STEPS:
         cx, cy, cw, ch = cv2.boundingRect(_fill(smooth, seed, base_tolerance * step, opening))
-        if cw * ch <= max_area_fraction * sw * sh:
+        if cw * ch > max_area_fraction * sw * sh:
+            continue
+        touches_edge = cx == 0 or cy == 0 or cx + cw == sw or cy + ch == sh
+        if box is None or not touches_edge:
             box = (cx / scale, cy / scale, (cx + cw) / scale, (cy + ch) / scale)
-            break
+        if not touches_edge:
+            break  # a fill reaching the picture edge may have leaked outside the body: try tighter
     if box is None:
         half = min(width, height) / 8
         box = (x - half, y - half, x + half, y + half)
