@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medrega_core.render import (
     OKABE_ITO,
@@ -119,6 +121,21 @@ class TestLabels:
         rects = place_labels(sizes, anchors, 320, 320)
         for x1, y1, x2, y2 in rects:
             assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 320
+        for a, b in combinations(rects, 2):
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+
+    @given(st.data())
+    def test_random_labels_stay_inside_and_apart(self, data) -> None:
+        width, height = data.draw(st.integers(120, 3000)), data.draw(st.integers(120, 3000))
+        count = data.draw(st.integers(1, 6))
+        sizes = [(data.draw(st.integers(8, width // 6)), data.draw(st.integers(8, height // 6))) for _ in range(count)]
+        anchors = []
+        for _ in range(count):
+            x1, y1 = data.draw(st.integers(0, width - 2)), data.draw(st.integers(0, height - 2))
+            anchors.append((x1, y1, data.draw(st.integers(x1 + 1, width)), data.draw(st.integers(y1 + 1, height))))
+        rects = place_labels(sizes, anchors, width, height)
+        for (x1, y1, x2, y2), (w, h) in zip(rects, sizes):
+            assert 0 <= x1 and 0 <= y1 and x2 <= width and y2 <= height and (x2 - x1, y2 - y1) == (w, h)
         for a, b in combinations(rects, 2):
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
