@@ -81,6 +81,15 @@ class TestSeriesSorting:
             open_scan([*paths, odd_path])
 
 
+    def test_localizer_with_another_orientation_is_reported(self, tmp_path, ct_series) -> None:
+        localizer = copy.deepcopy(ct_series[0])
+        localizer.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # sagittal
+        paths = write_series([*ct_series[:3], localizer], tmp_path, shuffle_seed=None)
+        with pytest.raises(SeriesMismatchError) as caught:
+            open_scan(paths)
+        assert caught.value.params["name"] == paths[3].name
+
+
 class TestSeveralSeries:
     def test_choices_largest_first_then_open_the_chosen(self, tmp_path) -> None:
         source = dicom_file("CT_small.dcm")

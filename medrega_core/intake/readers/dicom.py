@@ -433,6 +433,16 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits) -> Scan
                 N_("{name} does not match the other files of the series (image size or number of frames differ)."),
                 name=part.name,
             )
+    reference_orientation = _orientation(first)
+    for part in parts:
+        orientation = _orientation(part.dataset)
+        if (orientation is None) != (reference_orientation is None) or (
+            orientation is not None and not np.allclose(np.concatenate(orientation), np.concatenate(reference_orientation), atol=1e-3)
+        ):
+            raise SeriesMismatchError(
+                N_("{name} is oriented differently from the other files of the series (e.g. a localizer); open it on its own."),
+                name=part.name,
+            )
     positions = [_vector(p.dataset.get("ImagePositionPatient"), 3) for p in parts]
     stack = _stack(positions, [_instance_number(p.dataset) for p in parts], first)
     colour = int(first.get("SamplesPerPixel", 1) or 1) == 3 or first.get("PhotometricInterpretation") == "PALETTE COLOR"
