@@ -113,7 +113,7 @@ def open_picture(path: Path) -> Any:
         with Image.open(path) as image:
             image.load()
             return image.copy()
-    except (OSError, UnidentifiedImageError) as error:
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise BatchInputError(N_("The image {path} cannot be read as a picture."), path=str(path)) from error
 
 

@@ -295,7 +295,6 @@ def quantization_config(mode: str, compute_dtype: torch.dtype = torch.bfloat16) 
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute_dtype,
-            bnb_4bit_quant_storage=torch.uint8,
             llm_int8_skip_modules=list(VISION_AND_HEAD_MODULES if mode == "nf4" else HEAD_ONLY_MODULES),
         )
     if mode == "int8":
