@@ -112,6 +112,27 @@ class TestPhotometric:
         assert rgb.shape == (480, 640, 3) and np.any(rgb[..., 0] != rgb[..., 2])
 
 
+# Colour encodings of one RGB test picture, with the largest difference allowed against the
+# uncompressed RGB original (0 = lossless; YBR 4:2:2 and lossy JPEG / JPEG-LS differ slightly).
+COLOUR_CASES = [
+    ("SC_rgb_rle.dcm", 0),
+    ("SC_rgb_rle_16bit.dcm", 0),
+    ("SC_rgb_rle_32bit.dcm", 0),
+    ("SC_rgb_gdcm_KY.dcm", 0),
+    ("SC_rgb_jpeg_gdcm.dcm", 0),
+    ("SC_ybr_full_422_uncompressed.dcm", 8),
+    ("SC_rgb_dcmtk_+eb+cr.dcm", 8),
+    ("SC_rgb_jls_lossy_line.dcm", 8),
+]
+
+
+@pytest.mark.parametrize(("name", "tolerance"), COLOUR_CASES)
+def test_colour_encodings_match_the_uncompressed_original(name: str, tolerance: int) -> None:
+    original = render(open_scan(dicom_file("SC_rgb.dcm"))).rgb.astype(int)
+    rgb = render(open_scan(dicom_file(name))).rgb.astype(int)
+    assert rgb.shape == original.shape and np.abs(rgb - original).max() <= tolerance
+
+
 class TestWindowsFromHeader:
     def test_voi_lut_is_applied_for_the_header_window(self) -> None:
         path = dicom_file("vlut_04.dcm")

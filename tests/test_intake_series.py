@@ -11,6 +11,7 @@ import pytest
 
 from medrega_core.intake import (
     ArchiveTooLargeError,
+    ImageTooLargeError,
     IntakeLimits,
     MultipleSeriesError,
     NoImagesError,
@@ -145,6 +146,17 @@ class TestReformats:
         expected = np.array(ds.ImagePositionPatient, float) + row * column_mm * i + column * row_mm * j
         np.testing.assert_allclose(rendering.geometry.picture_to_patient_mm(20.5, 30.5), expected, atol=1e-4)
         assert rendering.geometry.stored_to_picture(i, j, k) == pytest.approx((20.5, 30.5))
+
+
+def test_scan_is_immutable_and_limits_apply_before_decoding(tmp_path, ct_series) -> None:
+    paths = write_series(ct_series, tmp_path)
+    scan = open_scan(paths)
+    with pytest.raises(ValueError):
+        scan.voxels[0, 0, 0, 0] = 1.0
+    with pytest.raises(ValueError):
+        render(scan).rgb[0, 0, 0] = 1
+    with pytest.raises(ImageTooLargeError):
+        open_scan(paths, limits=IntakeLimits(max_voxels=128 * 128 * (SLICES - 1)))
 
 
 class TestArchiveSafety:

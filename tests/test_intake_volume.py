@@ -37,6 +37,9 @@ class TestNifti:
         assert not np.array_equal(t0, t1)
         with pytest.raises(InvalidViewError):
             render(scan, View(timepoint=2))
+        coronal = render(scan, View(plane="coronal", timepoint=1, window=window))
+        assert coronal.rgb.shape[:2] == (round(24 * 2.2 / 2.0), 128)  # 24 slices of 2.2 mm at 2 mm pixels
+        assert scan.num_slices("coronal") == 96 and scan.num_slices("sagittal") == 128
 
     def test_nifti_geometry_matches_nibabel_affine_in_lps(self) -> None:
         import nibabel

@@ -1,7 +1,7 @@
 """Cutting display planes out of a scan, in radiological orientation and physical aspect ratio.
 
-A volume is first viewed (no copy) in a canonical layout whose index axes run as close as possible
-to patient left (x), posterior (y) and superior (z). Then:
+A volume is first viewed (no copy) in its canonical layout (``Scan.layout``), whose index axes run
+as close as possible to patient left (x), posterior (y) and superior (z). Then:
 
 * axial: rows run anterior -> posterior, columns right -> left (patient right on the picture's left);
 * coronal: rows run superior -> inferior, columns right -> left;
@@ -18,71 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from medrega_core.intake.scan import Plane, Scan, ScanKind
+from medrega_core.intake.scan import Plane, Scan
 
-__all__ = ["CanonicalLayout", "canonical_layout", "PlaneCut", "cut_plane", "physical_picture_size", "resize_picture"]
-
-
-@dataclass(frozen=True)
-class CanonicalLayout:
-    """How the stored axes map onto the canonical (L, P, S) axes.
-
-    Attributes
-    ----------
-    axis_of_patient:
-        For patient x, y, z: the stored axis (0 = i column, 1 = j row, 2 = k slice) running along it.
-    flipped:
-        For patient x, y, z: whether that stored axis runs the opposite way (towards R, A or I).
-    shape_xyz:
-        Canonical sizes along patient x, y, z.
-    spacing_xyz:
-        Canonical spacing in mm, or None.
-    """
-
-    axis_of_patient: tuple[int, int, int]
-    flipped: tuple[bool, bool, bool]
-    shape_xyz: tuple[int, int, int]
-    spacing_xyz: tuple[float, float, float] | None
-
-    def stored_from_canonical(self) -> np.ndarray:
-        """4 x 4 affine from canonical ``(x, y, z, 1)`` indices to stored ``(i, j, k, 1)``."""
-        affine = np.zeros((4, 4))
-        affine[3, 3] = 1.0
-        for patient_axis, stored_axis in enumerate(self.axis_of_patient):
-            if self.flipped[patient_axis]:
-                affine[stored_axis, patient_axis] = -1.0
-                affine[stored_axis, 3] = self.shape_xyz[patient_axis] - 1
-            else:
-                affine[stored_axis, patient_axis] = 1.0
-        return affine
-
-    def view(self, stored_zyx: np.ndarray) -> np.ndarray:
-        """The canonical ``[z, y, x(, c)]`` view of a stored ``[k, j, i(, c)]`` array (no copy)."""
-        extra = tuple(range(3, stored_zyx.ndim))
-        as_xyz = stored_zyx.transpose((2, 1, 0) + extra)
-        canonical_xyz = as_xyz.transpose(self.axis_of_patient + extra)
-        flips = tuple(slice(None, None, -1) if f else slice(None) for f in self.flipped)
-        return canonical_xyz[flips].transpose((2, 1, 0) + extra)
-
-
-def canonical_layout(scan: Scan) -> CanonicalLayout:
-    """The layout of ``scan``: identity for 2-D pictures and volumes without a patient frame."""
-    shape_ijk = (scan.voxels.shape[3], scan.voxels.shape[2], scan.voxels.shape[1])
-    geometry = scan.geometry
-    if scan.kind is not ScanKind.VOLUME or geometry.direction is None:
-        return CanonicalLayout((0, 1, 2), (False, False, False), shape_ijk, geometry.spacing)
-    weights = np.abs(np.asarray(geometry.direction, float))  # rows: patient axes; columns: stored axes
-    axis_of_patient = [0, 0, 0]
-    for _ in range(3):  # greedy: the strongest remaining (patient, stored) pair first
-        patient_axis, stored_axis = np.unravel_index(int(np.argmax(weights)), weights.shape)
-        axis_of_patient[patient_axis] = int(stored_axis)
-        weights[patient_axis, :] = -1.0
-        weights[:, stored_axis] = -1.0
-    flipped = tuple(bool(geometry.direction[p, a] < 0) for p, a in enumerate(axis_of_patient))
-    spacing = None if geometry.spacing is None else tuple(geometry.spacing[a] for a in axis_of_patient)
-    return CanonicalLayout(
-        tuple(axis_of_patient), flipped, tuple(shape_ijk[a] for a in axis_of_patient), spacing
-    )
+__all__ = ["PlaneCut", "cut_plane", "physical_picture_size", "resize_picture"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +47,7 @@ def cut_plane(scan: Scan, plane: Plane, slice_index: int, volume_index: int) -> 
 
     Indices must be in range (``render`` checks them).
     """
-    layout = canonical_layout(scan)
+    layout = scan.layout
     canonical = layout.view(scan.voxels[volume_index])
     nz = layout.shape_xyz[2]
     # canonical (x, y, z, 1) from plane (column, row, 1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from medrega_core.errors import N_
 from medrega_core.intake.errors import InvalidViewError
-from medrega_core.intake.geometry import VolumeGeometry, axis_code
+from medrega_core.intake.geometry import CanonicalLayout, VolumeGeometry, axis_code, canonical_layout
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset, robust_window
 
 __all__ = ["Plane", "ScanKind", "ScanMetadata", "ScanInfo", "View", "Scan"]
@@ -184,9 +184,13 @@ class Scan:
         plane = self.check_plane(plane)
         if self.kind is not ScanKind.VOLUME:
             return 1
-        from medrega_core.intake.reformat import canonical_layout
+        return self.layout.shape_xyz[{Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}[plane]]
 
-        return canonical_layout(self).shape_xyz[{Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}[plane]]
+    @functools.cached_property
+    def layout(self) -> CanonicalLayout:
+        """How the stored axes map to the canonical L/P/S axes (identity for 2-D pictures)."""
+        shape_ijk = (self.voxels.shape[3], self.voxels.shape[2], self.voxels.shape[1])
+        return canonical_layout(self.geometry, shape_ijk, reorient=self.kind is ScanKind.VOLUME)
 
     def check_plane(self, plane: Plane | str) -> Plane:
         """``plane`` as a ``Plane`` if this scan has it, else ``InvalidViewError``."""

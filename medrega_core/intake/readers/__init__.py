@@ -11,7 +11,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from medrega_core.errors import N_
 from medrega_core.intake.errors import (
