@@ -119,6 +119,64 @@ class _FirstStepTop(LogitsProcessor):
         return scores
 
 
+class _BackgroundGeneration:
+    """``model.generate`` on a worker thread; the caller reads token ids as they are produced.
+
+    Parameters
+    ----------
+    model:
+        The loaded model.
+    embeddings:
+        ``(1, prompt_length, hidden)`` prompt embeddings with the image features scattered in.
+    config:
+        Decoding settings.
+    """
+
+    def __init__(self, model: MedRegAForConditionalGeneration, embeddings: torch.Tensor,
+                 config: GenerationConfig) -> None:
+        self.stop = threading.Event()
+        self.first_step = _FirstStepTop()
+        self.failure: Exception | None = None
+        self._streamer = _TokenQueue()
+        self._arguments = dict(
+            inputs_embeds=embeddings,
+            attention_mask=torch.ones(embeddings.shape[:2], dtype=torch.long, device=embeddings.device),
+            generation_config=config,
+            streamer=self._streamer,
+            stopping_criteria=StoppingCriteriaList([_StopWhenSet(self.stop)]),
+            logits_processor=LogitsProcessorList([self.first_step]),
+        )
+        self._model = model
+        self._thread = threading.Thread(target=self._work, name="medrega-generate", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            with torch.inference_mode():
+                self._model.generate(**self._arguments)
+        except Exception as error:  # handed to the consuming thread, which raises it
+            self.failure = error
+            self._streamer.end()
+
+    def token_ids(self, cancel: threading.Event | None) -> Iterator[int]:
+        """Generated ids in order until generation ends; ``cancel`` being set stops it after one token."""
+        while True:
+            if cancel is not None and cancel.is_set():
+                self.stop.set()
+            try:
+                item = self._streamer.tokens.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if item is _END_OF_STREAM:
+                return
+            yield int(item)
+
+    def finish(self) -> None:
+        """Stop generating (if still running) and wait for the worker."""
+        self.stop.set()
+        self._thread.join()
+
+
 class _DropInt8CastNotice(logging.Filter):
     """bitsandbytes logs the bf16 -> fp16 cast of LLM.int8 on every matmul; it is expected, not news."""
 
@@ -331,6 +389,11 @@ class MedRegAEngine:
                 limit=self.max_positions,
             )
 
+    def _finish_reason(self, output_ids: list[int], options: GenerationOptions) -> str:
+        if self.turn_end_id in output_ids:
+            return "stop"
+        return "length" if len(output_ids) >= options.max_new_tokens else "cancelled"
+
     def _run(
         self,
         image: Image.Image | np.ndarray,
@@ -343,74 +406,39 @@ class MedRegAEngine:
         started = time.perf_counter()
         input_ids = self.prompt_ids(user_text, history)
         self._check_length(input_ids, options)
-        stop = threading.Event()
-        streamer = _TokenQueue()
-        first_step = _FirstStepTop()
-        failure: list[BaseException] = []
         output_ids: list[int] = []
+        shown = ""
         with self._model_lock:
             features, cached = self.image_features(image)
-            embeddings = self._prompt_embeddings(input_ids, features)
-
-            def work() -> None:
-                try:
-                    with torch.inference_mode():
-                        self.model.generate(
-                            inputs_embeds=embeddings,
-                            attention_mask=torch.ones(embeddings.shape[:2], dtype=torch.long, device=self.device),
-                            generation_config=self._generation_config(options),
-                            streamer=streamer,
-                            stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]),
-                            logits_processor=LogitsProcessorList([first_step]),
-                        )
-                except Exception as error:  # handed to the consuming thread, which raises it
-                    failure.append(error)
-                    streamer.end()
-
-            worker = threading.Thread(target=work, name="medrega-generate", daemon=True)
-            worker.start()
-            shown = ""
+            run = _BackgroundGeneration(
+                self.model, self._prompt_embeddings(input_ids, features), self._generation_config(options)
+            )
             try:
-                while True:
-                    if cancel is not None and cancel.is_set():
-                        stop.set()
-                    try:
-                        item = streamer.tokens.get(timeout=0.05)
-                    except queue.Empty:
-                        continue
-                    if item is _END_OF_STREAM:
-                        break
-                    output_ids.append(int(item))
+                for token_id in run.token_ids(cancel):
+                    output_ids.append(token_id)
                     text = self.answer_text(output_ids)
                     # Hold back a character whose UTF-8 bytes are still arriving.
                     if text != shown and not text.endswith("\ufffd"):
                         shown = text
                         yield text
             finally:
-                stop.set()
-                worker.join()
+                run.finish()
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
-        if failure:
+        if run.failure is not None:
             raise GenerationFailedError(
-                N_("The model failed while generating the answer: {reason}"), reason=str(failure[0])
-            ) from failure[0]
+                N_("The model failed while generating the answer: {reason}"), reason=str(run.failure)
+            ) from run.failure
         text = self.answer_text(output_ids)
         if text != shown:
             yield text
-        if self.turn_end_id in output_ids:
-            reason = "stop"
-        elif len(output_ids) >= options.max_new_tokens:
-            reason = "length"
-        else:
-            reason = "cancelled"
         on_finish(
             GenerationResult(
                 text=text,
                 input_ids=input_ids,
                 output_ids=output_ids,
-                finish_reason=reason,
-                first_step_top=first_step.top,
+                finish_reason=self._finish_reason(output_ids, options),
+                first_step_top=run.first_step.top,
                 vision_cached=cached,
                 seconds=time.perf_counter() - started,
             )
