@@ -86,3 +86,17 @@ def test_scan_info_repr_and_messages_carry_no_identifiers() -> None:
     scan = open_scan(path)
     text = repr(scan) + json.dumps(scan.info.to_dict(), default=str)
     assert not any(value in text for value in _identifiers(path))
+
+
+def test_invalid_identifying_values_are_not_logged_while_reading(tmp_path, caplog, recwarn) -> None:
+    ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    ds.add_new(0x00100030, "DA", "19800101SECRET")  # PatientBirthDate, invalid as a date
+    ds.add_new(0x00080020, "DA", "2004X0119")  # StudyDate, invalid
+    path = tmp_path / "bad_dates.dcm"
+    ds.save_as(path)
+    caplog.set_level("DEBUG")
+    scan = open_scan(path)
+    render(scan)
+    exported = json.dumps(scan.dataset_for_export(), default=str)  # dicognito cannot shift these dates
+    seen = caplog.text + " ".join(str(w.message) for w in recwarn)
+    assert "SECRET" not in seen + exported and "2004X0119" not in seen + exported

@@ -53,6 +53,7 @@ def _open_and_render(path: Path) -> None:
     try:
         scan = open_scan(path)
         render(scan)
+        scan.dataset_for_export()
     except ScanError as error:
         assert error.localized("en") and error.localized("zh")
 

@@ -17,6 +17,8 @@ from medrega_core.intake.scan import Scan
 
 __all__ = ["export_metadata", "deidentify"]
 
+#: Value representations of dates, times and ages.
+_TEMPORAL_VRS = {"DA", "DT", "TM", "AS"}
 #: Value representations of binary bulk data, left out of exported metadata.
 _BULK_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
 
@@ -27,9 +29,20 @@ def deidentify(dataset: Dataset) -> Dataset:
 
     cleaned = copy.deepcopy(dataset)
     cleaned.remove_private_tags()
-    Anonymizer().anonymize(cleaned)
+    try:
+        Anonymizer().anonymize(cleaned)
+    except ValueError:
+        # dicognito shifts dates and cannot parse malformed ones; emptying every date, time and
+        # age is the profile's stricter option, and the rest is anonymized on the second pass.
+        cleaned.walk(_empty_temporal)
+        Anonymizer().anonymize(cleaned)
     cleaned.PatientIdentityRemoved = "YES"
     return cleaned
+
+
+def _empty_temporal(dataset: Dataset, element) -> None:
+    if element.VR in _TEMPORAL_VRS:
+        dataset[element.tag].value = ""
 
 
 def _plain(dataset: Dataset) -> dict[str, Any]:

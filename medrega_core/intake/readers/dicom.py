@@ -36,6 +36,11 @@ from medrega_core.intake.windowing import VoiLut, Window
 
 __all__ = ["DicomPart", "parse_dicom", "scan_from_dicom_file", "scan_from_dicom_series", "DECODER_PACKAGES"]
 
+# pydicom's reading validation warns *and logs* invalid values verbatim ("Invalid value for VR DA:
+# '19800101'"), which would put birth dates and names into server logs. Only this layer uses
+# pydicom, and it validates what it reads itself, so validation is switched off process-wide.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
 #: Permissively licensed packages that decode each compressed transfer syntax (named in errors).
 DECODER_PACKAGES: dict[str, str] = {
     pydicom.uid.JPEGBaseline8Bit: "python-gdcm or pylibjpeg with pylibjpeg-libjpeg",
