@@ -1,0 +1,53 @@
+"""The CUDA path of the engine (skipped without a GPU): nf4 by default, streaming, memory given back."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+QUESTION = "<image>\nWhat does this image show?"
+
+
+@pytest.fixture(scope="module")
+def cuda_engine(tiny_checkpoint: Path):
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+
+    return MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cuda", max_new_tokens=64))
+
+
+def test_auto_settings_pick_nf4_in_bfloat16(cuda_engine) -> None:
+    info = cuda_engine.describe()
+    assert (info["quantization"], info["dtype"]) == ("nf4", "bfloat16")
+    assert info["device"].startswith("cuda") and info["gpu_memory_total_gib"] > 0
+    lm = {type(m).__name__ for n, m in cuda_engine.model.named_modules() if n.startswith("model.language_model")}
+    assert "Linear4bit" in lm
+    assert cuda_engine.model.model.vision_tower.encoder.layer[0].attention.q_proj.weight.dtype == torch.bfloat16
+
+
+def test_cancelled_stream_returns_cached_memory(cuda_engine) -> None:
+    image = np.random.default_rng(0).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    cuda_engine.generate(image, QUESTION, max_new_tokens=2)  # warm-up: features cached, kernels loaded
+    torch.cuda.synchronize()
+    baseline = torch.cuda.memory_allocated()
+    cancel = threading.Event()
+    chunks = []
+    for text in cuda_engine.stream(image, QUESTION, cancel=cancel, max_new_tokens=400):
+        chunks.append(text)
+        cancel.set()
+    assert chunks
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() <= baseline + 2**20  # the KV cache is gone
+    assert torch.cuda.memory_reserved() >= torch.cuda.memory_allocated()
+
+
+def test_cuda_answer_matches_on_repeat(cuda_engine) -> None:
+    image = np.random.default_rng(1).integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    first = cuda_engine.generate(image, QUESTION, max_new_tokens=12)
+    second = cuda_engine.generate(image, QUESTION, max_new_tokens=12)
+    assert second.vision_cached and second.output_ids == first.output_ids
