@@ -24,6 +24,17 @@ def relabel(handles: object, texts: Texts) -> dict[gr.components.Component, Any]
     return {getattr(handles, name): gr.update(**props) for name, props in texts.items()}
 
 
+def merge_updates(*parts: dict[Any, Any]) -> dict[Any, Any]:
+    """Combine several {component: update-or-value} dicts; later parts add to earlier ones per component."""
+    merged: dict[Any, Any] = {}
+    for part in parts:
+        for component, update in part.items():
+            if not (isinstance(update, dict) and update.get("__type__") == "update"):
+                update = gr.update(value=update)
+            merged[component] = {**merged.get(component, {}), **update}
+    return merged
+
+
 def choices(labels: dict[str, str], _: Translate) -> list[tuple[str, str]]:
     """Dropdown/radio choices as (translated label, stable value) pairs, from {value: English msgid}."""
     return [(_(msgid), value) for value, msgid in labels.items()]

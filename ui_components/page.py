@@ -13,7 +13,7 @@ from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
 from ui_components.examples import ExamplesHandles
 from ui_components.export import ExportHandles
-from ui_components.labels import relabel
+from ui_components.labels import merge_updates, relabel
 from ui_components.regions import RegionHandles
 from ui_components.state import SessionState
 from ui_components.status import StatusHandles
@@ -55,15 +55,13 @@ def switch_language(page: Page, ctx: AppContext, lang: str, state: SessionState)
     """Every text of the page in ``lang``; the scan, boxes and conversation stay as they are."""
     state.lang = normalize_language(lang)
     _ = translator(state.lang)
-    updates: dict[Any, Any] = {}
-    for module, handles in panels(page):
-        updates.update(relabel(handles, module.texts(_, state)))
+    parts = [relabel(handles, module.texts(_, state)) for module, handles in panels(page)]
     if state.rendering is not None:
-        updates.update(regions.picture_updates(page.regions, state, ctx, _, canvas=False))
-    updates.update(examples.relabel_samples(page.examples, state.lang))
-    updates.update(status.refreshed(page.status, ctx, _))
-    updates[page.title] = title_text(_)
-    return updates
+        parts.append(regions.picture_updates(page.regions, state, ctx, _, canvas=False))
+        parts.append({page.viewer.orientation: viewer.orientation_text(state.rendering, _)})
+    parts += [examples.relabel_samples(page.examples, state.lang), status.refreshed(page.status, ctx, _),
+              {page.title: title_text(_)}]
+    return merge_updates(*parts)
 
 
 def all_text_outputs(page: Page) -> set[Any]:
@@ -71,4 +69,4 @@ def all_text_outputs(page: Page) -> set[Any]:
     _ = translator("en")
     names = {getattr(h, name) for module, h in panels(page) for name in module.texts(_)}
     return names | {page.regions.overlay, page.regions.table, page.regions.selected, page.examples.gallery,
-                    page.status.status, page.title}
+                    page.status.status, page.title, page.viewer.orientation}

@@ -18,12 +18,13 @@ from gradio_image_annotation import image_annotator
 from PIL import Image
 
 from medrega_core.i18n import translator
-from medrega_core import render
+from medrega_core.errors import MedRegAError
 from medrega_core.render import OverlayRegion, draw_overlay, palette_color
+from medrega_core.render.proposal import propose_box
 from medrega_core.tasks import PixelBox, box_in_scan, to_model
 from medrega_core.tasks.table import RegionRow, region_rows
 from ui_components.context import AppContext
-from ui_components.labels import Texts, Translate
+from ui_components.labels import Texts, Translate, user_error
 from ui_components.state import SessionState, UserBox
 
 USER_COLOR = (255, 255, 255)
@@ -60,7 +61,7 @@ def create_regions(ctx: AppContext) -> RegionHandles:
         value=None, label_list=[], image_type="numpy", sources=[], show_clear_button=False,
         box_min_size=4, height=BASE_HEIGHT, elem_id="region-canvas", **t["canvas"],
     )
-    overlay = gr.Image(format="png", type="numpy", interactive=False, height=BASE_HEIGHT,
+    overlay = gr.Image(format="png", type="filepath", interactive=False, height=BASE_HEIGHT,
                        elem_id="annotated-picture", **t["overlay"])
     selected = gr.Markdown(elem_id="selected-region")
     table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table", **t["table"])
@@ -68,10 +69,15 @@ def create_regions(ctx: AppContext) -> RegionHandles:
     return RegionHandles(canvas, overlay, selected, table, clear)
 
 
-def save_png(rgb: np.ndarray, folder: Path) -> str:
-    """Write an H x W x 3 uint8 picture losslessly under a fresh name (browsers cache by name)."""
+def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
+    """Write an H x W x 3 uint8 picture losslessly under a fresh name (browsers cache by name).
+
+    ``gray`` (all three channels equal) writes one channel: a third of the bytes to compress,
+    which is most of the time spent on a large radiograph. Fast zlib level: these files are
+    transient.
+    """
     path = folder / f"view-{uuid.uuid4().hex[:12]}.png"
-    Image.fromarray(rgb).save(path, format="PNG", compress_level=1)
+    Image.fromarray(rgb[..., 0] if gray else rgb).save(path, format="PNG", compress_level=1)
     return str(path)
 
 
@@ -89,7 +95,8 @@ def canvas_value(state: SessionState, ctx: AppContext) -> dict | None:
         return None
     boxes = [{"xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2, "label": u.label,
               "color": "#ffffff"} for u in state.user_boxes]
-    return {"image": save_png(state.rendering.rgb, state.work_folder(ctx.work_root)), "boxes": boxes}
+    gray = not state.scan.is_colour
+    return {"image": save_png(state.rendering.rgb, state.work_folder(ctx.work_root), gray), "boxes": boxes}
 
 
 def overlay_regions(state: SessionState) -> list[OverlayRegion]:
@@ -106,9 +113,16 @@ def overlay_regions(state: SessionState) -> list[OverlayRegion]:
 
 
 def overlay_picture(state: SessionState) -> np.ndarray | None:
+    """The current picture with every box drawn, H x W x 3 uint8 (None without a scan)."""
     if state.rendering is None:
         return None
     return draw_overlay(state.rendering.rgb, overlay_regions(state))
+
+
+def overlay_file(state: SessionState, ctx: AppContext) -> str | None:
+    """:func:`overlay_picture` as a PNG file (written here at a fast zlib level rather than by Gradio)."""
+    picture = overlay_picture(state)
+    return None if picture is None else save_png(picture, state.work_folder(ctx.work_root))
 
 
 def _pixels_text(box: PixelBox) -> str:
@@ -150,7 +164,7 @@ def picture_updates(h: RegionHandles, state: SessionState, ctx: AppContext, _: T
                     canvas: bool = True) -> dict[Any, Any]:
     """Updates of every widget that shows the picture or its regions."""
     updates = {
-        h.overlay: overlay_picture(state),
+        h.overlay: overlay_file(state, ctx),
         h.table: gr.update(value=table_rows(state, _), headers=table_headers(_)),
         h.selected: selected_text(state, _),
     }
@@ -169,7 +183,7 @@ def click(state: SessionState, x: float, y: float) -> None:
             if any(b.x1 <= x <= b.x2 and b.y1 <= y <= b.y2 for b in region.pixel_boxes(g.width, g.height)):
                 state.selected_region = i
                 return
-    state.user_boxes.append(UserBox(render.propose_box(state.rendering.rgb, x, y)))
+    state.user_boxes.append(UserBox(propose_box(state.rendering.rgb, x, y)))
 
 
 def wire_regions(h: RegionHandles, ctx: AppContext, state_holder: gr.State,
@@ -181,7 +195,10 @@ def wire_regions(h: RegionHandles, ctx: AppContext, state_holder: gr.State,
         return picture_updates(h, state, ctx, translator(state.lang), canvas=False)
 
     def on_click(state: SessionState, evt: gr.SelectData) -> dict[Any, Any]:
-        click(state, float(evt.index[0]), float(evt.index[1]))
+        try:
+            click(state, float(evt.index[0]), float(evt.index[1]))
+        except MedRegAError as error:
+            raise user_error(error, state.lang) from None
         return picture_updates(h, state, ctx, translator(state.lang))
 
     def on_clear(state: SessionState) -> dict[Any, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from medrega_core.errors import MedRegAError
+from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.tasks import (
     IMAGE_PLACEHOLDER, PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_prompt, supported_languages,
@@ -21,7 +21,7 @@ from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
 
-LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def language_note(task: str, lang: str, _: Translate) -> str:
     if used == lang:
         return ""
     return _("MedRegA was trained on this task in {used} only; the prompt is sent in {used}.",
-             used=LANGUAGE_NAMES[used])
+             used=_(LANGUAGE_NAMES[used]))
 
 
 def preview(state: SessionState, *values: Any) -> tuple[str, str]:

@@ -92,10 +92,13 @@ def create_viewer(ctx: AppContext) -> ViewerHandles:
                          orientation, metadata)
 
 
-def orientation_text(rendering: Any) -> str:
+EDGE_LABELS = {"top": N_("top"), "bottom": N_("bottom"), "left": N_("left"), "right": N_("right")}
+
+
+def orientation_text(rendering: Any, _: Translate) -> str:
     """The four edge letters of the current picture, e.g. ``top A · bottom P · left R · right L``."""
     letters = rendering.orientation or {}
-    return " · ".join(f"**{edge}** {letters[edge]}" for edge in ("top", "bottom", "left", "right") if letters.get(edge))
+    return " · ".join(f"**{_(label)}** {letters[edge]}" for edge, label in EDGE_LABELS.items() if letters.get(edge))
 
 
 def view_controls(state: SessionState) -> dict[str, Any]:
@@ -158,7 +161,7 @@ def scan_updates(page: "Page", state: SessionState, ctx: AppContext) -> dict[Any
         h.preset: gr.update(choices=texts(_, state)["preset"]["choices"],
                             value=state.view.window if isinstance(state.view.window, str) else None),
         h.series: gr.update(visible=False),
-        h.orientation: orientation_text(state.rendering),
+        h.orientation: orientation_text(state.rendering, _),
         h.metadata: metadata_of(state),
     })
     updates.update(regions.picture_updates(page.regions, state, ctx, _))
@@ -219,7 +222,7 @@ def wire_viewer(page: "Page", ctx: AppContext) -> None:
         if (state.rendering.geometry.width, state.rendering.geometry.height) != size:
             state.user_boxes = []  # boxes belong to a picture of another size
         updates = {getattr(h, name): update for name, update in view_controls(state).items()}
-        updates[h.orientation] = orientation_text(state.rendering)
+        updates[h.orientation] = orientation_text(state.rendering, translator(state.lang))
         updates.update(regions.picture_updates(page.regions, state, ctx, translator(state.lang)))
         return updates
 

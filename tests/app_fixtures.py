@@ -1,0 +1,61 @@
+"""Start the real app (``python app.py``) as a subprocess on the tiny checkpoint, for client and browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Wait for the page and for the model: the status endpoint says "Model ready"."""
+    from gradio_client import Client
+
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if "Model ready" in Client(url, verbose=False).predict(api_name="/status"):
+                return
+        except Exception:  # not listening yet
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"app not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``python app.py --checkpoint <tiny> --device cpu`` running in a subprocess."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app-log") / "app.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env.pop("SPACE_ID", None)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--port", str(port),
+             "--max-new-tokens", "24"],
+            cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

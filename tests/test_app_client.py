@@ -1,0 +1,72 @@
+"""The real app over its API (``gradio_client``): scan upload, streamed answers, errors, sessions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from app_fixtures import app_url  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow
+
+CT = get_testdata_file("CT_small.dcm")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def load(client: Client, path: str) -> tuple:
+    return client.predict([handle_file(path)], api_name="/load_scan")
+
+
+def ask(client: Client, task: str, question: str = "", objects: str = "", variant: str = "demo"):
+    return client.submit("", task, variant, question, objects, "", "", api_name="/ask")
+
+
+def test_api_lists_named_endpoints(app_url: str) -> None:
+    endpoints = Client(app_url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/load_scan", "/set_view", "/set_boxes", "/ask", "/stop", "/export", "/set_language"} <= set(endpoints)
+
+
+def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) -> None:
+    client = Client(app_url, verbose=False)
+    outputs = load(client, CT)
+    metadata = next(o for o in outputs if isinstance(o, dict) and o.get("modality"))
+    assert metadata["modality"] == "CT" and metadata["size"] == [128, 128]
+    assert not any(key in metadata for key in ("patient_name", "PatientName", "patient_id"))
+
+    job = ask(client, "text-to-region", objects="vertebral body")
+    partials = list(job)
+    final = job.outputs()[-1]
+    assert len(partials) >= 2, "the answer should arrive in several streamed steps"
+    chat = next(o for o in final if isinstance(o, list) and o and isinstance(o[0], dict) and "role" in o[0])
+    assert chat[0]["role"] == "user" and "<ref>vertebral body</ref>" in str(chat[0]["content"])
+    assert chat[-1]["role"] == "assistant" and str(chat[-1]["content"]).strip()
+    picture = next(o for o in final if isinstance(o, str) and o.endswith(".png"))
+    with Image.open(picture) as image:
+        assert image.format == "PNG" and image.size == (128, 128)
+
+
+def test_bad_upload_gives_the_localized_error_and_the_next_request_works(app_url: str, tmp_path: Path) -> None:
+    client = Client(app_url, verbose=False)
+    client.predict("zh", api_name="/set_language")
+    bad = tmp_path / "notes.dcm"
+    bad.write_bytes(b"this is not a scan" * 20)
+    with pytest.raises(Exception) as caught:
+        load(client, str(bad))
+    assert CJK.search(str(caught.value)), f"error not in Chinese: {caught.value}"
+    outputs = load(client, CT)
+    assert any(isinstance(o, dict) and o.get("modality") == "CT" for o in outputs)
+
+
+def test_two_clients_do_not_see_each_others_scan(app_url: str) -> None:
+    first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    load(first, CT)
+    first.predict("bone", None, None, "axial", 0, 0, api_name="/set_view")
+    with pytest.raises(Exception, match="Load a scan first"):
+        second.predict("bone", None, None, "axial", 0, 0, api_name="/set_view")
+    with pytest.raises(Exception, match="Load a scan first"):
+        ask(second, "vqa", question="Which organ is shown?", variant="short").result()
