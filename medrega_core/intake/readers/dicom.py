@@ -240,12 +240,16 @@ def _modality_values(dataset: Dataset, pixels: np.ndarray, out: np.ndarray) -> N
     padding_limit = dataset.get("PixelPaddingRangeLimit", padding)
     for frame in range(pixels.shape[0]):
         slope, intercept = _rescale(dataset, frame)
-        np.multiply(pixels[frame], np.float32(slope), out=out[frame], casting="unsafe")
+        np.copyto(out[frame], pixels[frame], casting="unsafe")
+        if slope != 1.0:
+            out[frame] *= np.float32(slope)
         if intercept:
             out[frame] += np.float32(intercept)
         if isinstance(padding, int) and isinstance(padding_limit, int):
             low, high = sorted((padding, padding_limit))
-            out[frame][(pixels[frame] >= low) & (pixels[frame] <= high)] = np.nan
+            stored = pixels[frame]
+            padded = stored == low if low == high else (stored >= low) & (stored <= high)
+            np.putmask(out[frame], padded, np.float32(np.nan))
 
 
 def _header_window(dataset: Dataset) -> Window | None:
