@@ -51,3 +51,22 @@ def test_cuda_answer_matches_on_repeat(cuda_engine) -> None:
     first = cuda_engine.generate(image, QUESTION, max_new_tokens=12)
     second = cuda_engine.generate(image, QUESTION, max_new_tokens=12)
     assert second.vision_cached and second.output_ids == first.output_ids
+
+
+def test_conformance_cases_on_cuda_in_float32(conformance_dir: Path) -> None:
+    import json
+
+    from PIL import Image
+
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+
+    engine = MedRegAEngine.load(EngineSettings(str(conformance_dir / "checkpoint"), device="cuda", quant="none",
+                                               dtype="float32", max_new_tokens=24))
+    reference = json.loads((conformance_dir / "reference.json").read_text(encoding="utf-8"))["cases"]
+    lines = (conformance_dir / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    for case, expected in zip((json.loads(line) for line in lines if line.strip()), reference):
+        result = engine.generate(Image.open(conformance_dir / case["image"]), case["conversations"][0]["value"])
+        assert result.input_ids == expected["input_ids"]
+        assert [token for token, _ in result.first_step_top] == expected["top5_ids"]
+        assert [logit for _, logit in result.first_step_top] == pytest.approx(expected["top5_logits"], abs=1e-2)
+        assert result.output_ids == expected["output_ids"][1:], case["id"]
