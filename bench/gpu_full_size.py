@@ -185,7 +185,9 @@ def judge_goals(record: dict[str, Any]) -> list[dict[str, Any]]:
         if goal.modes and record["mode"] not in goal.modes:
             continue
         value = record.get(goal.field)
-        met = None if value is None or not judged_here else (value < goal.limit if goal.at_most else value >= goal.limit)
+        met = None
+        if value is not None and judged_here:
+            met = value < goal.limit if goal.at_most else value >= goal.limit
         judged.append({"goal": goal.name, "field": goal.field, "limit": goal.limit, "value": value, "met": met})
     return judged
 
