@@ -1,12 +1,12 @@
 """Fuzz: mutated real files and random bytes either open or fail with a clean ``ScanError``.
 
-Seeded loops, bounded in time, so failures reproduce and the test stays within seconds.
+Seeded loops with a fixed number of mutations, so every failure reproduces. Seed 9 once made
+GDCM abort the interpreter on damaged JPEG 2000 data (since then GDCM is not the first decoder).
 """
 
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ import pytest
 from medrega_core.intake import ScanError, open_scan, render
 from tests.intake_fixtures import dicom_file, itk_file, nibabel_file, zip_members
 
-#: Seconds each source gets; mutations continue until it is spent.
-BUDGET_S = 0.8
+#: Mutations per source and seed.
+MUTATIONS = 40
 
 
 def _sources(tmp_path: Path) -> list[tuple[str, bytes]]:
@@ -58,19 +58,15 @@ def _open_and_render(path: Path) -> None:
         assert error.localized("en") and error.localized("zh")
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 9])
 def test_mutated_real_files_fail_cleanly(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
-    tried = 0
     for index, (suffix, data) in enumerate(_sources(tmp_path)):
-        deadline = time.monotonic() + BUDGET_S
-        while time.monotonic() < deadline:
-            path = tmp_path / f"fuzz_{index}_{tried}{suffix}"
+        for attempt in range(MUTATIONS):
+            path = tmp_path / f"fuzz_{index}_{attempt}{suffix}"
             path.write_bytes(_mutate(data, rng))
             _open_and_render(path)  # anything but a ScanError propagates and fails the test
             path.unlink()
-            tried += 1
-    assert tried > 20
 
 
 @pytest.mark.parametrize("suffix", [".dcm", ".png", ".jpg", ".nii.gz", ".mha", ".zip", ""])

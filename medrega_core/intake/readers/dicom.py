@@ -56,6 +56,21 @@ DECODER_PACKAGES: dict[str, str] = {
     pydicom.uid.HTJ2K: "pylibjpeg-openjpeg",
     pydicom.uid.RLELossless: "pylibjpeg-rle",
 }
+#: Decoder plugin tried alone first for each syntax. GDCM aborts the whole process on some damaged
+#: JPEG 2000 data (a C++ exception escaping its wrapper), so plugins that fail with a Python
+#: exception go first; GDCM is used only where it is the sole decoder (JPEG Lossless) or when the
+#: preferred plugin declines a variant it does not support.
+_PREFERRED_PLUGINS: dict[str, str] = {
+    pydicom.uid.JPEGBaseline8Bit: "pillow",
+    pydicom.uid.JPEGLSLossless: "pyjpegls",
+    pydicom.uid.JPEGLSNearLossless: "pyjpegls",
+    pydicom.uid.JPEG2000Lossless: "pylibjpeg",
+    pydicom.uid.JPEG2000: "pylibjpeg",
+    pydicom.uid.HTJ2KLossless: "pylibjpeg",
+    pydicom.uid.HTJ2KLosslessRPCL: "pylibjpeg",
+    pydicom.uid.HTJ2K: "pylibjpeg",
+    pydicom.uid.RLELossless: "pylibjpeg",
+}
 _NO_PACKAGE = "no Python package (export the images uncompressed or as JPEG from the scanner)"
 
 #: Parsing and decoding hostile bytes raises arbitrary exception types inside pydicom and its
@@ -91,6 +106,7 @@ def parse_dicom(source: str | BinaryIO, name: str) -> Dataset:
         except InvalidDicomError:
             dataset = _parse_without_preamble(source, name)
         _materialize(dataset)
+        _materialize(getattr(dataset, "file_meta", None) or Dataset())
     except ScanError:
         raise
     except _PARSE_ERRORS as error:
@@ -170,11 +186,27 @@ def _missing_decoder(part: DicomPart) -> MissingDecoderError:
     )
 
 
+def _pixel_array(dataset: Dataset) -> np.ndarray:
+    """``dataset.pixel_array`` through the preferred plugin, then any plugin if it declines."""
+    syntax = dataset.file_meta.TransferSyntaxUID
+    preferred = _PREFERRED_PLUGINS.get(syntax)
+    if preferred and preferred in pydicom.pixels.get_decoder(syntax).available_plugins:
+        try:
+            dataset.pixel_array_options(decoding_plugin=preferred)
+            return dataset.pixel_array
+        except Exception as error:
+            if "does not support" not in str(error) and "not supported" not in str(error):
+                raise
+        finally:
+            dataset.pixel_array_options(decoding_plugin="")
+    return dataset.pixel_array
+
+
 def _decode(part: DicomPart) -> np.ndarray:
     """Decoded pixels as ``[frame, row, column(, sample)]``; colour is converted to RGB uint8."""
     dataset = part.dataset
     try:
-        pixels = dataset.pixel_array
+        pixels = _pixel_array(dataset)
         photometric = str(dataset.get("PhotometricInterpretation", ""))
         if photometric == "PALETTE COLOR":
             pixels = pydicom.pixels.apply_color_lut(pixels, dataset)
