@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+import SimpleITK as sitk
 
 from medrega_core.intake import ScanError, open_scan, render
 from tests.intake_fixtures import dicom_file, itk_file, nibabel_file, zip_members
@@ -20,6 +21,8 @@ MUTATIONS = 40
 
 def _sources(tmp_path: Path) -> list[tuple[str, bytes]]:
     zipped = zip_members(tmp_path / "series.zip", {"a.dcm": Path(dicom_file("CT_small.dcm")).read_bytes()})
+    nrrd = tmp_path / "volume.nrrd"
+    sitk.WriteImage(sitk.ReadImage(str(itk_file("BrainProtonDensity3Slices.mha"))), str(nrrd))
     return [
         (".dcm", Path(dicom_file("CT_small.dcm")).read_bytes()),
         (".dcm", Path(dicom_file("MR_small_RLE.dcm")).read_bytes()),
@@ -28,6 +31,7 @@ def _sources(tmp_path: Path) -> list[tuple[str, bytes]]:
         (".png", itk_file("BrainProtonDensitySlice.png").read_bytes()),
         (".nii", nibabel_file("anatomical.nii").read_bytes()),
         (".zip", zipped.read_bytes()),
+        (".nrrd", nrrd.read_bytes()),
     ]
 
 
