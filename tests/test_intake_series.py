@@ -171,6 +171,12 @@ class TestArchiveSafety:
         path = zip_members(tmp_path / "many.zip", {f"{n}.txt": b"x" for n in range(30)})
         with pytest.raises(TooManyFilesError):
             open_scan(path, limits=IntakeLimits(max_files=20))
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        for n in range(30):
+            (folder / f"{n}.dcm").write_bytes(b"x")
+        with pytest.raises(TooManyFilesError):
+            open_scan([folder], limits=IntakeLimits(max_files=20))
 
     def test_zip_bomb_is_refused_before_inflating(self, tmp_path) -> None:
         path = tmp_path / "bomb.zip"

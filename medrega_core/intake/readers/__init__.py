@@ -8,6 +8,7 @@ Pillow, volumes by their file name ending (their headers vary too much to sniff 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,10 @@ def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[_I
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            files.extend(_Input(p, True) for p in found)
+            # Stop listing one past the limit: a huge folder is refused without walking all of it.
+            found = itertools.islice((p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")),
+                                     limits.max_files + 1)
+            files.extend(_Input(p, True) for p in sorted(found))
         elif path.is_file():
             files.append(_Input(path, False))
         else:
