@@ -30,8 +30,8 @@ UPLOAD_TTL_SECONDS = 3600
 CSS = "#notice {border-left: 4px solid #d55e00; padding-left: 8px}"
 
 
-def build_demo(ctx: AppContext) -> gr.Blocks:
-    """Lay out the panels, wire their events, and return the (not yet launched) Blocks."""
+def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
+    """Lay out the panels, wire their events, and return the (not yet launched) Blocks and its page."""
     with gr.Blocks(title="MedRegA Workbench", delete_cache=(UPLOAD_TTL_SECONDS, UPLOAD_TTL_SECONDS)) as demo:
         state = gr.State(SessionState(), delete_callback=delete_session)
         with gr.Row():
@@ -66,7 +66,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
             all_text_outputs(page), api_name="set_language"))
     demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
-    return demo
+    return demo, page
 
 
 def parse_options(argv: list[str] | None = None) -> ServerOptions:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     work_root = Path(tempfile.gettempdir()) / "medrega-workbench"
     ctx = AppContext.create(options, work_root)
     ctx.host.start()
-    demo = build_demo(ctx)
+    demo, _page = build_demo(ctx)
     demo.launch(server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
                 max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS,
                 show_error=True, footer_links=["api", "settings"])

@@ -54,11 +54,22 @@ def write_series(folder: Path, count: int = 3) -> list[Path]:
     return paths
 
 
+def drag_box(page) -> None:
+    canvas = page.locator("#region-canvas canvas").first
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+
+
 def test_series_window_slice_box_ask_language_export(browser, app_url: str, tmp_path: Path,
                                                      artifacts_dir: Path) -> None:
     shots = artifacts_dir / "e2e"
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = browser.new_page(viewport={"width": 1500, "height": 1900})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
@@ -80,13 +91,14 @@ def test_series_window_slice_box_ask_language_export(browser, app_url: str, tmp_
     slider.locator("input[type=range]").dispatch_event("pointerup")
     page.wait_for_function("document.querySelector('#slice-slider input[type=number]').value === '2'")
 
-    # Draw a box by dragging on the canvas; the prompt then carries it in 0-999.
-    canvas = page.locator("#region-canvas canvas").first
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6, steps=8)
-    page.mouse.up()
+    # Draw a box by dragging on the canvas (again if the canvas was still taking the new slice).
+    for _attempt in range(4):
+        drag_box(page)
+        try:
+            page.locator("#model-box-edit input").first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.screenshot(path=str(shots / "drag-retry.png"), full_page=True)
     page.locator("#model-box-edit input").first.fill("lesion")  # the canvas asks for the new box's name
     page.locator("#model-box-edit").get_by_text("OK", exact=True).click()
     page.wait_for_function("document.querySelector('#prompt textarea').value.includes('<box>[[')")
@@ -108,7 +120,7 @@ def test_series_window_slice_box_ask_language_export(browser, app_url: str, tmp_
 
     # Export and open the JSON.
     page.locator("#export").click()
-    link = page.locator("#export-files a", has_text=".json").first
+    link = page.locator("#export-files tr", has_text=".json").locator("a").first
     link.wait_for()
     record = json.loads(page.request.get(link.get_attribute("href")).text())
     assert record["task"] == "region-to-text" and "<box>" in record["prompt"]

@@ -7,6 +7,7 @@ while it is loading or when it cannot run here.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import threading
@@ -124,6 +125,12 @@ class EngineHost:
                 percent=round(100 * self.progress.fraction),
             )
         raise self.error  # FAILED: the load error names the cause and the fix
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The decoding settings answers are generated with (for exports), or {} while unloaded."""
+        if self.state is not LoadState.READY:
+            return {}
+        return dataclasses.asdict(self._engine.settings.generation())
 
     def describe(self) -> dict[str, Any]:
         """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded."""

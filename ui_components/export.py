@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
+from medrega_core.export import ExportRecord, write_bundle
 from ui_components import regions as regions_panel
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
@@ -43,15 +44,12 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
     """Write the bundle of the latest exchange into a fresh folder of the session; the file paths."""
     if state.rendering is None or not state.exchanges:
         raise plain_error(N_("Nothing to export yet: load a scan and ask a question first."), state.lang)
-    from medrega_core.export import ExportRecord, write_bundle  # TEMP until the export layer lands
-
     exchange = state.exchanges[-1]
     info = ctx.host.describe()
     record = ExportRecord(
         task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
-        regions=list(state.parsed.regions) if state.parsed else [], user_boxes=[u.box for u in state.user_boxes],
-        rendering=state.rendering, scan_info=state.scan.info, engine_info=info,
-        generation=dict(info.get("generation", {})), include_identifiers=bool(include_identifiers),
+        rendering=state.rendering, scan=state.scan, user_boxes=tuple(u.box for u in state.user_boxes),
+        engine_info=info, generation=ctx.host.generation_settings(), include_identifiers=bool(include_identifiers),
     )
     folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:

@@ -1,0 +1,86 @@
+"""The app's pieces in process: language switch, server options, the engine host without weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from pydicom.data import get_testdata_file
+
+import app
+from medrega_core.tasks import PixelBox, to_model
+from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
+from ui_components.page import all_text_outputs, switch_language
+from ui_components.state import SessionState, UserBox
+from ui_components.task_panel import preview
+from ui_components.viewer import load_files
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    ctx = AppContext.create(ServerOptions(), tmp_path_factory.mktemp("work"))
+    demo, page = app.build_demo(ctx)
+    return ctx, page
+
+
+def scan_state() -> SessionState:
+    state = SessionState()
+    assert load_files(state, [get_testdata_file("CT_small.dcm")]) is None
+    state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
+    return state
+
+
+def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built) -> None:
+    ctx, page = built
+    state = scan_state()
+    scan, boxes = state.scan, list(state.user_boxes)
+    updates = switch_language(page, ctx, "zh", state)
+    assert set(updates) == all_text_outputs(page)
+    assert updates[page.chat.ask]["value"] == "提问"
+    assert updates[page.viewer.slice]["label"] == "层面"
+    assert "仅用于科研和教学" in updates[page.status.notice]["value"]
+    assert updates[page.regions.table]["headers"][0] == "区域"
+    assert state.lang == "zh" and state.scan is scan and state.user_boxes == boxes
+    back = switch_language(page, ctx, "en", state)
+    assert back[page.chat.ask]["value"] == "Ask" and state.scan is scan
+
+
+def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
+    state = scan_state()
+    prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
+    expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
+    assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
+
+
+def test_a_task_without_chinese_says_so_and_falls_back_to_english(built) -> None:
+    state = scan_state()
+    state.lang = "zh"
+    prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
+    assert "英文" in note and prompt.startswith("You are")
+
+
+def test_without_a_checkpoint_model_actions_explain_the_fix_in_the_users_language(tmp_path: Path) -> None:
+    ctx = AppContext.create(ServerOptions(), tmp_path)
+    ctx.host.start()
+    with pytest.raises(ModelUnavailableError) as caught:
+        ctx.host.require()
+    assert "--checkpoint" in caught.value.localized("en") and "--checkpoint" in caught.value.localized("zh")
+    assert caught.value.localized("zh") != caught.value.localized("en")
+
+
+def test_server_options() -> None:
+    options = app.parse_options(["--auth", "ana:secret", "--port", "7999", "--max-upload-mb", "64"])
+    assert options.auth == ("ana", "secret") and options.port == 7999 and options.max_upload_mb == 64
+    assert options.share is False and options.host == "127.0.0.1" and options.checkpoint is None
+    with pytest.raises(SystemExit):
+        app.parse_options(["--auth", "no-password"])
+
+
+def test_model_events_share_one_concurrency_slot(built) -> None:
+    ctx, page = built
+    demo = page.state.parent
+    while demo is not None and not isinstance(demo, gr.Blocks):
+        demo = demo.parent
+    asks = [fn for fn in demo.fns.values() if fn.api_name == "ask"]
+    assert asks and all(fn.concurrency_id == "medrega-model" and fn.concurrency_limit == 1 for fn in asks)
