@@ -97,6 +97,9 @@ class TestPhotometric:
         assert not np.array_equal(first.rgb, last.rgb)
         with pytest.raises(InvalidViewError):
             render(scan, View(frame=30))
+        with pytest.raises(InvalidViewError):
+            render(scan, View(frame=2.5))
+        assert np.array_equal(render(scan, View(frame=29.0)).rgb, last.rgb)  # slider values arrive as floats
 
     def test_palette_colour_is_expanded_to_rgb(self) -> None:
         path = dicom_file("OBXXXX1A.dcm")

@@ -41,6 +41,16 @@ class TestNifti:
         assert coronal.rgb.shape[:2] == (round(24 * 2.2 / 2.0), 128)  # 24 slices of 2.2 mm at 2 mm pixels
         assert scan.num_slices("coronal") == 96 and scan.num_slices("sagittal") == 128
 
+    def test_display_range_is_the_header_window(self) -> None:
+        import nibabel
+
+        header = nibabel.load(nibabel_file("example4d.nii.gz")).header
+        scan = open_scan(nibabel_file("example4d.nii.gz"))
+        low, high = float(header["cal_min"]), float(header["cal_max"])
+        assert scan.header_window == Window((low + high) / 2, high - low) and "header" in scan.presets
+        assert render(scan).view.window == "header"
+        assert open_scan(nibabel_file("anatomical.nii")).header_window is None  # cal_max = cal_min = 0
+
     def test_nifti_geometry_matches_nibabel_affine_in_lps(self) -> None:
         import nibabel
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,10 +83,12 @@ def _window_name(scan: Scan, requested: Window | str | None) -> Window | str | N
     return WindowPreset.HEADER.value if WindowPreset.HEADER.value in scan.presets else WindowPreset.AUTO.value
 
 
-def _check_index(value: int, count: int, kind: str) -> int:
-    if not 0 <= value < count:
+def _check_index(value: int | float, count: int, kind: str) -> int:
+    """``value`` as an int in ``0 .. count - 1``; whole floats (from UI sliders) are accepted."""
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer())
+    if not whole or not 0 <= value < count:
         raise InvalidViewError(_OUT_OF_RANGE[kind], value=value, count=count, last=count - 1)
-    return value
+    return int(value)
 
 
 def _grey_levels(scan: Scan, values: np.ndarray, requested: Window | str | None, window: Window) -> np.ndarray:
@@ -122,9 +124,9 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
     plane = scan.check_plane(view.plane)
     slices = scan.num_slices(plane)
     slice_index = _check_index(slices // 2 if view.slice_index is None else view.slice_index, slices, "slice")
-    _check_index(view.frame, scan.num_frames, "frame")
-    _check_index(view.timepoint, scan.num_timepoints, "timepoint")
-    volume_index = view.frame if scan.kind is ScanKind.FRAMES else view.timepoint
+    frame = _check_index(view.frame, scan.num_frames, "frame")
+    timepoint = _check_index(view.timepoint, scan.num_timepoints, "timepoint")
+    volume_index = frame if scan.kind is ScanKind.FRAMES else timepoint
 
     window = resolve_window(scan, view.window)
     cut = cut_plane(scan, plane, slice_index, volume_index)
@@ -143,5 +145,5 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
         spacing=scan.geometry.spacing,
         patient_from_index=scan.geometry.patient_from_index(),
     )
-    resolved = replace(view, plane=Plane(plane), slice_index=slice_index, window=_window_name(scan, view.window))
+    resolved = View(plane, slice_index, frame, timepoint, _window_name(scan, view.window))
     return Rendering(rgb, geometry, window, geometry.orientation(), resolved)

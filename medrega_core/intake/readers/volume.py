@@ -3,6 +3,7 @@
 Reader boundary: SimpleITK is LPS and its arrays are ``[t, z, y, x]`` already (no flip); nibabel
 is RAS with ``[x, y, z, t]`` arrays, so its data are transposed to ``[t, z, y, x]`` and its affine's
 x and y rows change sign. nibabel reads what SimpleITK refuses, e.g. non-orthonormal NIfTI.
+NIfTI's cal_min/cal_max display range, when set, is the scan's header window.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from medrega_core.intake.errors import CorruptFileError, ImageTooLargeError, Sca
 from medrega_core.intake.geometry import VolumeGeometry
 from medrega_core.intake.limits import IntakeLimits
 from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata
+from medrega_core.intake.windowing import Window
 
 __all__ = ["VOLUME_SUFFIXES", "scan_from_volume_file"]
 
@@ -29,7 +31,16 @@ def _check_size(shape: tuple[int, ...], name: str, limits: IntakeLimits) -> None
         )
 
 
-def _read_sitk(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry]:
+def _display_range(minimum: object, maximum: object) -> Window | None:
+    """NIfTI's cal_min/cal_max display range as a window, when it is a real range (max > min)."""
+    try:
+        low, high = float(minimum), float(maximum)
+    except (TypeError, ValueError):
+        return None
+    return Window((low + high) / 2.0, high - low) if np.isfinite(low) and np.isfinite(high) and high > low else None
+
+
+def _read_sitk(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry, Window | None]:
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
@@ -42,12 +53,14 @@ def _read_sitk(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, 
             name=name, count=reader.GetNumberOfComponents(),
         )
     _check_size(tuple(size), name, limits)
+    keys = set(reader.GetMetaDataKeys())
+    window = _display_range(reader.GetMetaData("cal_min"), reader.GetMetaData("cal_max")) if {"cal_min", "cal_max"} <= keys else None
     image = reader.Execute()
     array = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
-    return array, VolumeGeometry.from_sitk_image(image)
+    return array, VolumeGeometry.from_sitk_image(image), window
 
 
-def _read_nibabel(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry]:
+def _read_nibabel(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarray, VolumeGeometry, Window | None]:
     import nibabel
 
     image = nibabel.load(path)
@@ -58,7 +71,9 @@ def _read_nibabel(path: str, name: str, limits: IntakeLimits) -> tuple[np.ndarra
             N_("The volume {name} has {count} dimensions; at most 4 (x, y, z, time) are supported."),
             name=name, count=data.ndim,
         )
-    return data.T, VolumeGeometry.from_ras_affine(image.affine)
+    header = image.header
+    window = _display_range(header.get("cal_min"), header.get("cal_max")) if "cal_max" in header else None
+    return data.T, VolumeGeometry.from_ras_affine(image.affine), window
 
 
 def scan_from_volume_file(path: str, name: str, file_format: str, limits: IntakeLimits) -> Scan:
@@ -72,12 +87,12 @@ def scan_from_volume_file(path: str, name: str, file_format: str, limits: Intake
         Over ``limits.max_voxels``.
     """
     try:
-        array, geometry = _read_sitk(path, name, limits)
+        array, geometry, header_window = _read_sitk(path, name, limits)
     except RuntimeError as sitk_error:
         if file_format != "nifti":
             raise CorruptFileError(N_("The volume file {name} is damaged or cannot be read."), name=name) from sitk_error
         try:
-            array, geometry = _read_nibabel(path, name, limits)
+            array, geometry, header_window = _read_nibabel(path, name, limits)
         except ScanError:
             raise
         except Exception as error:  # nibabel raises many types (ImageFileError, HeaderDataError, ...) on damaged files
@@ -90,4 +105,5 @@ def scan_from_volume_file(path: str, name: str, file_format: str, limits: Intake
         voxels=np.ascontiguousarray(array),
         geometry=geometry,
         metadata=ScanMetadata(photometric="MONOCHROME2"),
+        header_window=header_window,
     )
