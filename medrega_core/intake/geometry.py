@@ -141,13 +141,12 @@ class SliceGeometry:
         i, j, k = self.index_from_picture @ np.array([x, y, 1.0])
         return float(i), float(j), float(k)
 
-    def stored_to_picture(self, i: float, j: float, k: float | None = None) -> tuple[float, float]:
+    def stored_to_picture(self, i: float, j: float, k: float) -> tuple[float, float]:
         """Stored indices -> picture point ``(x, y)``.
 
-        ``k`` may be left out; the in-plane solution is returned (least squares for the axes the
-        picture does not show).
+        A point off the picture's plane is projected onto it (least squares).
         """
-        target = np.array([i, j, self.picture_to_stored(0, 0)[2] if k is None else k], float)
+        target = np.array([i, j, k], float)
         linear, offset = self.index_from_picture[:, :2], self.index_from_picture[:, 2]
         (x, y), *_ = np.linalg.lstsq(linear, target - offset, rcond=None)
         return float(x), float(y)
