@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 import zipfile
 
 import numpy as np
@@ -57,6 +58,13 @@ class TestSeriesSorting:
         assert scan.kind is ScanKind.VOLUME and scan.format == "dicom-series"
         assert _slice_offsets(scan) == list(range(SLICES))
         assert scan.geometry.spacing[2] == pytest.approx(SPACING_MM)
+
+    def test_opening_a_zip_leaves_no_temporary_files(self, series_zip, tmp_path, monkeypatch) -> None:
+        private_tmp = tmp_path / "tmp"
+        private_tmp.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+        render(open_scan(series_zip), View(plane="sagittal"))
+        assert list(private_tmp.iterdir()) == []
 
     def test_shuffled_files_sort_by_position_not_by_name(self, tmp_path, ct_series) -> None:
         paths = write_series(ct_series, tmp_path, shuffle_seed=11)
