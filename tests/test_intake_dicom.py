@@ -179,7 +179,7 @@ DECODER_CASES = [
     ("MR_small_RLE.dcm", "RLE Lossless"),
     ("MR_small_jp2klossless.dcm", "JPEG 2000 Image Compression (Lossless Only)"),
     ("MR_small_jpeg_ls_lossless.dcm", "JPEG-LS Lossless Image Compression"),
-    ("MR_small_deflate.dcm", "Deflated Explicit VR Little Endian"),
+    ("image_dfl.dcm", "Deflated Explicit VR Little Endian"),
     ("JPGLosslessP14SV1_1s_1f_8b.dcm", "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])"),
     ("SC_rgb_jpeg_dcmtk.dcm", "JPEG Baseline (Process 1)"),
     ("emri_small_jpeg_ls_lossless.dcm", "JPEG-LS Lossless Image Compression"),
