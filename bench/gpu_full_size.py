@@ -43,6 +43,13 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script from anywhere: impor
 GIB = 2**30
 #: Modes in order of importance: a time-out loses the last ones first.
 DEFAULT_MODES = ("nf4", "nf4-all", "bf16", "int8")
+#: Decode implementations: ``eager`` = the model's forward with a growing (dynamic) KV cache, as
+#: ``generate`` runs it; ``static`` = :class:`StaticGreedyDecoder` with eager steps; ``graph`` = the same
+#: with each step replayed as a CUDA graph (CUDA only). The first one measured is the baseline of the ratios.
+DECODE_IMPLS = ("eager", "static", "graph")
+DEFAULT_DECODE_IMPLS = {"cuda": ("eager", "graph"), "cpu": ("eager", "static")}
+#: Steps of the graph-against-static check: same prompt, same forced tokens, ids must be equal.
+GRAPH_CHECK_STEPS = 16
 #: Module name prefixes of the model's four parts, for the per-part module census.
 PARTS = {
     "vision_tower": "model.vision_tower.",
@@ -199,13 +206,15 @@ def judge_goals(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerSettings:
-    """What one worker measures: ``decode_tokens`` forced decode steps; ``deadline`` is a ``time.time()``."""
+    """What one worker measures: ``decode_tokens`` forced decode steps with each of ``decode_impls`` (in
+    order, the first is the baseline); ``deadline`` is a ``time.time()``."""
 
     mode: str
     scale: Scale
     device: str
     decode_tokens: int
     deadline: float
+    decode_impls: tuple[str, ...] = ("eager",)
 
 
 class Snapshots:
@@ -447,10 +456,28 @@ class Workload:
             out = self.model(input_ids=ids, mm_encoder_outputs={"image": features}, use_cache=True, logits_to_keep=1)
         return out.past_key_values, out.logits
 
-    def decode(self, cache, steps: int, stop_at: float) -> int:
-        """Feed ``steps`` forced tokens one at a time through the KV cache; returns the steps done.
+    def prompt_embeddings(self, features):
+        """``(1, prompt, hidden)`` embeddings of ``self.prompt`` with the image features scattered in."""
+        import torch
 
-        Each step reads its greedy choice back to the host, as a streaming ``generate`` does.
+        with torch.inference_mode():
+            embeddings = self.model.get_input_embeddings()(self.prompt)
+            mask = (self.prompt == self.model.config.image_token_id).unsqueeze(-1)
+            return embeddings.masked_scatter(mask, features.pooler_output.to(embeddings.dtype))
+
+    def eager_step(self, cache) -> Callable[[Any], Any]:
+        """A decode step through the model's forward and a growing KV cache: token ``(1, 1)`` -> greedy id."""
+
+        def step(token):
+            out = self.model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            return out.logits[0, -1].argmax()
+
+        return step
+
+    def decode(self, step: Callable[[Any], Any], steps: int, stop_at: float, ids: list[int] | None = None) -> int:
+        """Feed ``steps`` forced tokens one at a time through ``step``; returns the steps done.
+
+        Each step reads its greedy choice back to the host (appended to ``ids``), as streaming does.
         Stops early once ``time.time()`` passes ``stop_at``.
         """
         import torch
@@ -458,9 +485,9 @@ class Workload:
         done = 0
         with torch.inference_mode():
             for done in range(1, steps + 1):
-                token = self.forced[:, done - 1 : done]
-                out = self.model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1)
-                out.logits[0, -1].argmax().item()
+                choice = int(step(self.forced[:, done - 1 : done]).item())
+                if ids is not None:
+                    ids.append(choice)
                 if time.time() > stop_at:
                     break
         return done
@@ -576,36 +603,94 @@ def run_worker(settings: WorkerSettings, snapshots: Snapshots) -> dict[str, Any]
         logits_finite=bool(torch.isfinite(logits).all()),
     )
 
-    warmup = work.decode(cache, 4, stop_at=settings.deadline - margin)
-    decode_s, decoded = _timed(
-        device, lambda: work.decode(cache, settings.decode_tokens, stop_at=settings.deadline - margin)
-    )
-    decode_tok_s = decoded / decode_s
-    snapshots.update(
-        decode_tokens=decoded,
-        decode_context_tokens=work.prompt.shape[1] + warmup,
-        decode_s=decode_s,
-        decode_tok_s=decode_tok_s,
-        bound_fraction=decode_tok_s / bound_tok_s,
-        peak_rss_gib=_peak_rss_gib(),
-        **_memory_fields(device, ""),
-    )
     del cache, logits
+    measure_decodes(work, settings, snapshots, features, stop_at=settings.deadline - margin)
+    if "graph" in settings.decode_impls and time.time() < settings.deadline - margin:
+        snapshots.update(graph_matches_static=graph_matches_static(work, features, GRAPH_CHECK_STEPS))
+    snapshots.update(peak_rss_gib=_peak_rss_gib(), **_memory_fields(device, ""))
 
     if time.time() < settings.deadline - margin:
         if device == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
         long_cache, _ = work.prefill(work.encode(), work.long_prompt)
-        work.decode(long_cache, 8, stop_at=settings.deadline - margin)
+        work.decode(work.eager_step(long_cache), 8, stop_at=settings.deadline - margin)
         snapshots.update(
             long_context_tokens=work.long_prompt.shape[1] + 8,
             device_used_long_gib=_device_used_gib(device),
             peak_rss_gib=_peak_rss_gib(),
             **_memory_fields(device, "_long"),
         )
-    snapshots.update(complete=decoded == settings.decode_tokens and "long_context_tokens" in snapshots.record)
+    decoded_all = all(snapshots.record.get(f"decode_{impl}_tokens") == settings.decode_tokens
+                      for impl in settings.decode_impls)  # fmt: skip
+    snapshots.update(complete=decoded_all and "long_context_tokens" in snapshots.record)
     return snapshots.record
+
+
+def _decode_step(work: Workload, impl: str, features, max_length: int) -> Callable[[Any], Any]:
+    """A fresh prefill of ``work.prompt`` and the decode step of ``impl`` that continues it."""
+    from medrega_core.engine.static_decode import StaticGreedyDecoder
+
+    if impl == "eager":
+        cache, _ = work.prefill(features, work.prompt)
+        return work.eager_step(cache)
+    import torch
+
+    decoder = StaticGreedyDecoder(work.model, max_length, use_graph=impl == "graph")
+    with torch.inference_mode():
+        decoder.prefill(work.prompt_embeddings(features))
+    return decoder.step
+
+
+def measure_decodes(work: Workload, settings: WorkerSettings, snapshots: Snapshots, features, stop_at: float) -> None:
+    """Time ``settings.decode_tokens`` forced steps per decode implementation, in one process.
+
+    Each implementation gets its own prefill, 4 warm-up steps (a CUDA graph is captured during
+    them), then the timed steps. Fields per implementation: ``decode_<impl>_tokens``, ``_s``,
+    ``_tok_s``, ``greedy_ids_<impl>`` (the greedy choice after every timed step); then
+    ``speedup_<impl>`` and ``greedy_match_<impl>`` (fraction of equal choices) against the first
+    implementation. ``decode_tok_s`` and ``bound_fraction`` are the fastest implementation's
+    (``decode_impl``), the one the engine would pick.
+    """
+    warmup_steps = 4
+    max_length = work.prompt.shape[1] + warmup_steps + settings.decode_tokens
+    speeds: dict[str, float] = {}
+    for impl in settings.decode_impls:
+        if time.time() > stop_at:
+            break
+        step = _decode_step(work, impl, features, max_length)
+        work.decode(step, warmup_steps, stop_at=stop_at)
+        ids: list[int] = []
+        decode_s, decoded = _timed(settings.device, lambda: work.decode(step, settings.decode_tokens, stop_at, ids))
+        del step
+        speeds[impl] = decoded / decode_s
+        baseline = settings.decode_impls[0]
+        reference = snapshots.record.get(f"greedy_ids_{baseline}", ids)
+        compared = min(len(ids), len(reference))
+        snapshots.update(**{
+            f"decode_{impl}_tokens": decoded, f"decode_{impl}_s": decode_s, f"decode_{impl}_tok_s": speeds[impl],
+            f"greedy_ids_{impl}": ids, f"speedup_{impl}": speeds[impl] / speeds[baseline],
+            f"greedy_match_{impl}": sum(a == b for a, b in zip(ids, reference)) / max(compared, 1),
+        })  # fmt: skip
+        fastest = max(speeds, key=speeds.__getitem__)
+        snapshots.update(
+            decode_impl=fastest,
+            decode_tokens=snapshots.record[f"decode_{fastest}_tokens"],
+            decode_context_tokens=work.prompt.shape[1] + warmup_steps,
+            decode_s=snapshots.record[f"decode_{fastest}_s"],
+            decode_tok_s=speeds[fastest],
+            bound_fraction=speeds[fastest] / snapshots.record["bound_tok_s"],
+        )
+
+
+def graph_matches_static(work: Workload, features, steps: int) -> bool:
+    """Whether ``steps`` graph-replayed steps choose exactly the tokens the same static steps choose eagerly."""
+    choices = {}
+    for impl in ("static", "graph"):
+        ids: list[int] = []
+        work.decode(_decode_step(work, impl, features, work.prompt.shape[1] + steps), steps, math.inf, ids)
+        choices[impl] = ids
+    return choices["static"] == choices["graph"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -627,7 +712,7 @@ def run_mode_subprocess(args: argparse.Namespace, mode: str, deadline: float) ->
         command = [
             sys.executable, str(Path(__file__).resolve()), "--worker", mode, "--snapshot", str(snapshot),
             "--scale", args.scale, "--device", args.device, "--decode-tokens", str(decode_tokens),
-            "--deadline", repr(deadline),
+            "--deadline", repr(deadline), "--decode-impls", ",".join(_mode_decode_impls(args.decode_impls, mode)),
         ]  # fmt: skip
         grace = 20.0  # the worker stops its own stages at the deadline; this is the hard stop
         try:
@@ -644,8 +729,28 @@ def run_mode_subprocess(args: argparse.Namespace, mode: str, deadline: float) ->
     return record
 
 
+def _mode_decode_impls(impls: tuple[str, ...], mode: str) -> tuple[str, ...]:
+    """The implementations ``mode`` can run: LLM.int8 syncs with the host on every call (not capturable)."""
+    return ("eager",) if mode == "int8" else impls
+
+
 def _format(value: Any, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _decode_lines(record: dict[str, Any]) -> list[str]:
+    """One line per measured decode implementation: speed, ratio and greedy agreement with the baseline."""
+    lines = []
+    for impl in DECODE_IMPLS:
+        if f"decode_{impl}_tok_s" in record:
+            lines.append(
+                f"decode [{record['mode']}] {impl}: {record[f'decode_{impl}_tok_s']:.2f} tok/s, "
+                f"x{record[f'speedup_{impl}']:.2f}, greedy ids equal to the baseline's: "
+                f"{record[f'greedy_match_{impl}']:.3f}"
+            )
+    if "graph_matches_static" in record:
+        lines.append(f"decode [{record['mode']}] graph chooses the static path's tokens: {record['graph_matches_static']}")
+    return lines
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
@@ -670,6 +775,8 @@ def format_table(records: list[dict[str, Any]]) -> str:
         status = record.get("skipped") or record.get("error") or ("" if record.get("complete") else "incomplete")
         lines.append("  ".join(cells) + (f"  [{status[:80]}]" if status else ""))
     for record in records:
+        lines.extend(_decode_lines(record))
+    for record in records:
         for goal in record.get("goals", ()):
             verdict = {True: "MET", False: "MISSED", None: "not judged"}[goal["met"]]
             lines.append(f"goal [{record['mode']}] {goal['goal']}: {_format(goal['value'], 3)} -> {verdict}")
@@ -684,6 +791,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON lines file the records are appended to")
     parser.add_argument("--decode-tokens", type=int, default=256)
     parser.add_argument("--int8-decode-tokens", type=int, default=64, help="LLM.int8 decodes slowly")
+    parser.add_argument("--decode-impls", default=None,
+                        help=f"comma-separated, some of {', '.join(DECODE_IMPLS)}; the first is the baseline of "
+                             "the ratios (default: eager,graph on CUDA, eager,static on the CPU; int8: eager)")  # fmt: skip
     parser.add_argument("--time-budget-s", type=float, default=3600.0, help="all modes together")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--snapshot", type=Path, help=argparse.SUPPRESS)
@@ -695,6 +805,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not modes:
         parser.error(f"--modes takes some of {', '.join(DEFAULT_MODES)}; got {args.modes!r}")
     args.modes = modes
+    impls = args.decode_impls.split(",") if args.decode_impls else DEFAULT_DECODE_IMPLS[args.device]
+    impls = [impl.strip() for impl in impls if impl.strip()]
+    if not impls or set(impls) - set(DECODE_IMPLS) or ("graph" in impls and args.device != "cuda"):
+        parser.error(f"--decode-impls takes some of {', '.join(DECODE_IMPLS)} (graph on CUDA only); "
+                     f"got {args.decode_impls!r}")  # fmt: skip
+    args.decode_impls = tuple(impls)
     if not args.worker and args.out is None:
         parser.error("--out is required")
     return args
@@ -704,7 +820,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = SCALES[args.scale]
     if args.worker:
-        settings = WorkerSettings(args.worker, scale, args.device, args.decode_tokens, args.deadline)
+        settings = WorkerSettings(
+            args.worker, scale, args.device, args.decode_tokens, args.deadline, args.decode_impls
+        )
         run_worker(settings, Snapshots(args.snapshot, _new_record(args.worker, scale, args.device)))
         return 0
 

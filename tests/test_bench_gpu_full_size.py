@@ -38,7 +38,8 @@ DECODE_TOKENS = 8
 
 
 def _measure(mode: str, decode_tokens: int = DECODE_TOKENS, seconds: float = 120.0) -> dict:
-    settings = bench.WorkerSettings(mode, bench.TINY, "cpu", decode_tokens, time.time() + seconds)
+    impls = bench._mode_decode_impls(bench.DEFAULT_DECODE_IMPLS["cpu"], mode)
+    settings = bench.WorkerSettings(mode, bench.TINY, "cpu", decode_tokens, time.time() + seconds, impls)
     return bench.run_worker(settings, bench.Snapshots(None, bench._new_record(mode, bench.TINY, "cpu")))
 
 
@@ -61,6 +62,25 @@ def test_each_mode_measures_every_stage(records: dict[str, dict], mode: str) -> 
     assert record["encode_plus_prefill_s"] == pytest.approx(record["image_encode_s"] + record["prefill_s"])
     assert record["bound_fraction"] == pytest.approx(record["decode_tok_s"] / record["bound_tok_s"])
     assert record["bandwidth_source"] == "measured copy" and record["datasheet_bandwidth_tbs"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["nf4", "nf4-all", "bf16"])
+def test_static_cache_decode_is_measured_beside_eager_with_the_same_tokens(records: dict[str, dict], mode: str) -> None:
+    record = records[mode]
+    for impl in ("eager", "static"):
+        assert record[f"decode_{impl}_tokens"] == DECODE_TOKENS and record[f"decode_{impl}_tok_s"] > 0
+        assert len(record[f"greedy_ids_{impl}"]) == DECODE_TOKENS
+    assert record["greedy_ids_static"] == record["greedy_ids_eager"] and record["greedy_match_static"] == 1.0
+    assert record["speedup_eager"] == 1.0
+    assert record["speedup_static"] == pytest.approx(record["decode_static_tok_s"] / record["decode_eager_tok_s"])
+    assert record["decode_tok_s"] == record[f"decode_{record['decode_impl']}_tok_s"]
+    assert record["decode_tok_s"] == max(record["decode_eager_tok_s"], record["decode_static_tok_s"])
+
+
+@pytest.mark.slow
+def test_int8_is_measured_eagerly_only(records: dict[str, dict]) -> None:
+    assert "decode_static_tok_s" not in records["int8"] and records["int8"]["decode_impl"] == "eager"
 
 
 @pytest.mark.slow
@@ -123,6 +143,17 @@ def test_spent_time_budget_skips_modes_without_starting_them(tmp_path: Path) -> 
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(SystemExit):
         bench.parse_args(["--modes", "nf4,fp8", "--out", "x.jsonl"])
+
+
+@pytest.mark.parametrize("impls", ["graph", "eager,fast", ","])
+def test_impossible_decode_implementations_are_refused_on_the_cpu(impls: str) -> None:
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--scale", "tiny", "--decode-impls", impls, "--out", "x.jsonl"])
+
+
+def test_decode_implementations_default_per_device() -> None:
+    assert bench.parse_args(["--out", "x.jsonl"]).decode_impls == ("eager", "graph")
+    assert bench.parse_args(["--scale", "tiny", "--out", "x.jsonl"]).decode_impls == ("eager", "static")
 
 
 @pytest.mark.parametrize(

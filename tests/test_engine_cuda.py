@@ -24,6 +24,7 @@ def cuda_engine(tiny_checkpoint: Path):
 def test_auto_settings_pick_nf4_in_bfloat16(cuda_engine) -> None:
     info = cuda_engine.describe()
     assert (info["quantization"], info["dtype"]) == ("nf4", "bfloat16")
+    assert cuda_engine.decode == "cuda-graph"
     assert info["device"].startswith("cuda") and info["gpu_memory_total_gib"] > 0
     lm = {type(m).__name__ for n, m in cuda_engine.model.named_modules() if n.startswith("model.language_model")}
     assert "Linear4bit" in lm
@@ -70,3 +71,35 @@ def test_conformance_cases_on_cuda_in_float32(conformance_dir: Path) -> None:
         assert [token for token, _ in result.first_step_top] == expected["top5_ids"]
         assert [logit for _, logit in result.first_step_top] == pytest.approx(expected["top5_logits"], abs=1e-2)
         assert result.output_ids == expected["output_ids"][1:], case["id"]
+
+
+def test_cuda_graph_decoding_gives_the_eager_tokens(tiny_checkpoint: Path, cuda_engine) -> None:
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+    from medrega_core.engine.static_decode import WARMUP_STEPS
+
+    eager = MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cuda", decode="eager"))
+    for seed in (2, 3, 4):
+        image = np.random.default_rng(seed).integers(0, 256, (96, 64, 3), dtype=np.uint8)
+        expected = eager.generate(image, QUESTION, max_new_tokens=40)
+        graphed = cuda_engine.generate(image, QUESTION, max_new_tokens=40)
+        assert len(graphed.output_ids) > WARMUP_STEPS + 1  # replays happened, not only the warm-up steps
+        assert graphed.output_ids == expected.output_ids
+        assert [t for t, _ in graphed.first_step_top] == [t for t, _ in expected.first_step_top]
+
+
+def test_graph_replay_matches_eager_static_steps(cuda_engine) -> None:
+    from medrega_core.engine.static_decode import StaticGreedyDecoder
+
+    model = cuda_engine.model
+    generator = torch.Generator().manual_seed(5)
+    prompt = torch.randint(10, model.config.text_config.vocab_size - 10, (1, 30), generator=generator).cuda()
+    forced = torch.randint(10, model.config.text_config.vocab_size - 10, (24,), generator=generator).cuda()
+    chosen = {}
+    with torch.inference_mode():
+        embeddings = model.get_input_embeddings()(prompt)
+        for use_graph in (False, True):
+            decoder = StaticGreedyDecoder(model, 30 + 24, use_graph=use_graph)
+            decoder.prefill(embeddings)
+            chosen[use_graph] = [int(decoder.step(token).item()) for token in forced]
+    assert decoder.graph is not None
+    assert chosen[True] == chosen[False]

@@ -33,6 +33,7 @@ from medrega_core.engine.modeling import (
 )
 from medrega_core.engine.preprocess import as_rgb_image, image_key, pixel_values
 from medrega_core.engine.settings import EngineSettings, GenerationOptions, SettingsError
+from medrega_core.engine.static_decode import StaticGreedyDecoder
 from medrega_core.engine.tokenizer import MedRegATokenizer
 
 #: ``progress(fraction, message_msgid)``: fraction in [0, 1], message an English msgid to translate.
@@ -120,7 +121,7 @@ class _FirstStepTop(LogitsProcessor):
 
 
 class _BackgroundGeneration:
-    """``model.generate`` on a worker thread; the caller reads token ids as they are produced.
+    """Generation on a worker thread; the caller reads token ids as they are produced.
 
     Parameters
     ----------
@@ -130,10 +131,12 @@ class _BackgroundGeneration:
         ``(1, prompt_length, hidden)`` prompt embeddings with the image features scattered in.
     config:
         Decoding settings.
+    decoder:
+        For greedy decoding through a static KV cache (and CUDA graph); None runs ``model.generate``.
     """
 
     def __init__(self, model: MedRegAForConditionalGeneration, embeddings: torch.Tensor,
-                 config: GenerationConfig) -> None:
+                 config: GenerationConfig, decoder: StaticGreedyDecoder | None = None) -> None:
         self.stop = threading.Event()
         self.first_step = _FirstStepTop()
         self.failure: Exception | None = None
@@ -147,16 +150,37 @@ class _BackgroundGeneration:
             logits_processor=LogitsProcessorList([self.first_step]),
         )
         self._model = model
+        self._decoder = decoder
         self._thread = threading.Thread(target=self._work, name="medrega-generate", daemon=True)
         self._thread.start()
 
     def _work(self) -> None:
         try:
             with torch.inference_mode():
-                self._model.generate(**self._arguments)
+                if self._decoder is None:
+                    self._model.generate(**self._arguments)
+                else:
+                    self._decode_greedy(self._decoder)
         except Exception as error:  # handed to the consuming thread, which raises it
             self.failure = error
             self._streamer.end()
+        finally:
+            self._decoder = None  # its cache and graph memory go as soon as the answer is done
+
+    def _decode_greedy(self, decoder: StaticGreedyDecoder) -> None:
+        """What ``generate`` does for greedy decoding: same stops, first-step candidates and stream."""
+        config: GenerationConfig = self._arguments["generation_config"]
+        embeddings: torch.Tensor = self._arguments["inputs_embeds"]
+        logits = decoder.prefill(embeddings).float()
+        self.first_step(torch.empty((1, 0), dtype=torch.long), logits)
+        token = logits.argmax(-1)
+        for produced in range(1, config.max_new_tokens + 1):
+            token_id = int(token.item())
+            self._streamer.tokens.put(token_id)
+            if token_id in config.eos_token_id or produced == config.max_new_tokens or self.stop.is_set():
+                break
+            token = decoder.step(token)
+        self._streamer.end()
 
     def token_ids(self, cancel: threading.Event | None) -> Iterator[int]:
         """Generated ids in order until generation ends; ``cancel`` being set stops it after one token."""
@@ -258,6 +282,7 @@ class MedRegAEngine:
         self.settings = settings
         self.quant = quant
         self.device = model.lm_head.weight.device
+        self.decode = settings.resolved_decode(self.device.type == "cuda", quant)
         self.num_image_tokens = num_image_tokens(files.config)
         self.image_size = int(files.config["vision_config"]["image_size"])
         self.image_token_id = model.config.image_token_id
@@ -294,6 +319,7 @@ class MedRegAEngine:
             _required_token(tokenizer, token)
         config = native_config_from_original(files.config, image_token_id=_required_token(tokenizer, IMAGE_CONTEXT))
         quant = settings.resolved_quant(on_cuda)
+        settings.resolved_decode(on_cuda, quant)  # refuse a decode setting the device cannot run before loading
         dtype = getattr(torch, settings.resolved_dtype(on_cuda))
         _report(progress, 0.2, N_("Loading the model weights"))
         model = _load_model(files, config, quant, dtype, device)
@@ -370,6 +396,14 @@ class MedRegAEngine:
             use_cache=True,
         )
 
+    def _static_decoder(self, prompt_length: int, options: GenerationOptions) -> StaticGreedyDecoder | None:
+        """The static-cache decoder for this answer, or None when ``generate`` decodes (eager or sampling)."""
+        if self.decode == "eager" or options.temperature > 0:
+            return None
+        return StaticGreedyDecoder(
+            self.model, prompt_length + options.max_new_tokens, use_graph=self.decode == "cuda-graph"
+        )
+
     def answer_text(self, output_ids: Sequence[int]) -> str:
         """The user-visible answer for generated ids: up to ``<|im_end|>``, stripped, tags kept."""
         ids = list(output_ids)
@@ -411,7 +445,10 @@ class MedRegAEngine:
         with self._model_lock:
             features, cached = self.image_features(image)
             run = _BackgroundGeneration(
-                self.model, self._prompt_embeddings(input_ids, features), self._generation_config(options)
+                self.model,
+                self._prompt_embeddings(input_ids, features),
+                self._generation_config(options),
+                self._static_decoder(len(input_ids), options),
             )
             try:
                 for token_id in run.token_ids(cancel):
