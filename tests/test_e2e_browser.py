@@ -90,6 +90,7 @@ def test_series_window_slice_box_ask_language_export(browser, app_url: str, tmp_
     slider.locator("input[type=range]").fill("2")
     slider.locator("input[type=range]").dispatch_event("pointerup")
     page.wait_for_function("document.querySelector('#slice-slider input[type=number]').value === '2'")
+    assert page.locator("#window-width input").input_value() == "400"  # the window survives the slice change
 
     # Draw a box by dragging on the canvas (again if the canvas was still taking the new slice).
     for _attempt in range(4):

@@ -64,7 +64,8 @@ def create_regions(ctx: AppContext) -> RegionHandles:
     overlay = gr.Image(format="png", type="filepath", interactive=False, height=BASE_HEIGHT,
                        elem_id="annotated-picture", **t["overlay"])
     selected = gr.Markdown(elem_id="selected-region")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table", **t["table"])
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table",
+                         column_widths=["22%", "10%", "20%", "20%", "14%", "14%"], **t["table"])
     clear = gr.Button(size="sm", elem_id="clear-boxes", **t["clear"])
     return RegionHandles(canvas, overlay, selected, table, clear)
 

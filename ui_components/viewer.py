@@ -140,8 +140,9 @@ def metadata_of(state: SessionState) -> dict[str, Any]:
 
 def view_from_widgets(state: SessionState, preset: str | None, center: float | None, width: float | None,
                       plane: str, slice_index: int, frame: int, manual: bool) -> Any:
-    """The View the widgets ask for; ``manual`` picks centre/width over the preset."""
-    window: Any = preset or None
+    """The View the widgets ask for. ``manual`` takes centre/width; otherwise a chosen preset, else the
+    window already shown (so moving through slices keeps the user's window)."""
+    window: Any = preset or (state.view.window if state.view is not None else None)
     if manual and center is not None and width:
         window = Window(float(center), float(width))
     same_plane = state.view is not None and plane == state.view.plane
