@@ -28,8 +28,8 @@ def _picture(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (72, 88, 3), dtype=np.uint8)
 
 
-def test_default_cpu_engine_decodes_eagerly(tiny_engine, static_engine) -> None:
-    assert (tiny_engine.decode, static_engine.decode) == ("eager", "static")
+def test_engines_decode_eagerly_unless_told_otherwise(tiny_engine, static_engine) -> None:
+    assert (tiny_engine.describe()["decode"], static_engine.describe()["decode"]) == ("eager", "static")
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -103,17 +103,22 @@ def test_unknown_decode_setting_is_refused() -> None:
         EngineSettings("somewhere", decode="fast")
 
 
-@pytest.mark.parametrize(
-    ("decode", "on_cuda", "quant", "resolved"),
-    [("auto", True, "nf4", "cuda-graph"), ("auto", True, "bf16", "cuda-graph"), ("auto", True, "int8", "eager"),
-     ("auto", False, "none", "eager"), ("static", False, "none", "static"), ("eager", True, "nf4", "eager")],
-)  # fmt: skip
-def test_decode_setting_resolves_per_device_and_quantization(decode, on_cuda, quant, resolved) -> None:
-    assert EngineSettings("somewhere", decode=decode).resolved_decode(on_cuda, quant) == resolved
+@pytest.mark.parametrize(("decode", "on_cuda", "quant"), [("cuda-graph", True, "nf4"), ("cuda-graph", True, "bf16"),
+                                                        ("static", False, "none"), ("eager", True, "int8")])
+def test_decode_settings_the_device_can_run_are_accepted(decode: str, on_cuda: bool, quant: str) -> None:
+    EngineSettings("somewhere", decode=decode).check_decode(on_cuda, quant)
 
 
 @pytest.mark.parametrize(("on_cuda", "quant", "needle"), [(False, "none", "needs a CUDA GPU"),
                                                           (True, "int8", "does not work with quantization int8")])
 def test_cuda_graph_where_it_cannot_run_is_refused(on_cuda: bool, quant: str, needle: str) -> None:
     with pytest.raises(SettingsError, match=needle):
-        EngineSettings("somewhere", decode="cuda-graph").resolved_decode(on_cuda, quant)
+        EngineSettings("somewhere", decode="cuda-graph").check_decode(on_cuda, quant)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown on machines without a GPU")
+def test_cuda_graph_engine_without_gpu_is_refused_before_loading(tiny_checkpoint: Path) -> None:
+    from medrega_core.engine import MedRegAEngine
+
+    with pytest.raises(SettingsError, match="needs a CUDA GPU"):
+        MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu", decode="cuda-graph"))

@@ -282,7 +282,6 @@ class MedRegAEngine:
         self.settings = settings
         self.quant = quant
         self.device = model.lm_head.weight.device
-        self.decode = settings.resolved_decode(self.device.type == "cuda", quant)
         self.num_image_tokens = num_image_tokens(files.config)
         self.image_size = int(files.config["vision_config"]["image_size"])
         self.image_token_id = model.config.image_token_id
@@ -319,7 +318,7 @@ class MedRegAEngine:
             _required_token(tokenizer, token)
         config = native_config_from_original(files.config, image_token_id=_required_token(tokenizer, IMAGE_CONTEXT))
         quant = settings.resolved_quant(on_cuda)
-        settings.resolved_decode(on_cuda, quant)  # refuse a decode setting the device cannot run before loading
+        settings.check_decode(on_cuda, quant)  # before the slow part: loading the weights
         dtype = getattr(torch, settings.resolved_dtype(on_cuda))
         _report(progress, 0.2, N_("Loading the model weights"))
         model = _load_model(files, config, quant, dtype, device)
@@ -333,6 +332,7 @@ class MedRegAEngine:
         info: dict[str, Any] = {
             "checkpoint": self.files.source,
             "quantization": self.quant,
+            "decode": self.settings.decode,
             "device": str(self.device),
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "image_tokens": self.num_image_tokens,
@@ -398,11 +398,10 @@ class MedRegAEngine:
 
     def _static_decoder(self, prompt_length: int, options: GenerationOptions) -> StaticGreedyDecoder | None:
         """The static-cache decoder for this answer, or None when ``generate`` decodes (eager or sampling)."""
-        if self.decode == "eager" or options.temperature > 0:
+        decode = self.settings.decode
+        if decode == "eager" or options.temperature > 0:
             return None
-        return StaticGreedyDecoder(
-            self.model, prompt_length + options.max_new_tokens, use_graph=self.decode == "cuda-graph"
-        )
+        return StaticGreedyDecoder(self.model, prompt_length + options.max_new_tokens, use_graph=decode == "cuda-graph")
 
     def answer_text(self, output_ids: Sequence[int]) -> str:
         """The user-visible answer for generated ids: up to ``<|im_end|>``, stripped, tags kept."""

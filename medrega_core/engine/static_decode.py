@@ -8,6 +8,8 @@ CUDA graph and replayed per token: one launch instead of thousands.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from transformers import StaticCache
 
@@ -20,6 +22,16 @@ WARMUP_STEPS = 2
 
 class DecodeLengthError(EngineError):
     """More tokens were fed than the static cache was sized for."""
+
+
+@functools.cache
+def _side_stream(device: torch.device) -> torch.cuda.Stream:
+    """The one stream per device that warm-up steps and captures run on.
+
+    cuBLAS keeps a workspace (32 MiB on Hopper) for every stream it has run on, for the life of the
+    process: a new stream per answer would leave one more workspace behind each time (seen on an H200).
+    """
+    return torch.cuda.Stream(device)
 
 
 class StaticGreedyDecoder:
@@ -133,7 +145,7 @@ class StaticGreedyDecoder:
 
     def _run_on_side_stream(self) -> None:
         # Warm-up before a capture belongs on a side stream (PyTorch's CUDA graph rules).
-        side = torch.cuda.Stream(self.device)
+        side = _side_stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
             self._decode_step()
@@ -143,6 +155,6 @@ class StaticGreedyDecoder:
         """Record one decode step; recording runs no kernels, so the cache is untouched until replay."""
         graph = torch.cuda.CUDAGraph()
         # thread_local: other threads (the UI's status panel) may query the device during the capture.
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        with torch.cuda.graph(graph, stream=_side_stream(self.device), capture_error_mode="thread_local"):
             self._decode_step()
         return graph
