@@ -23,11 +23,11 @@ from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
 from ui_components.status import create_status, wire_status
 from ui_components.task_panel import create_task_panel, wire_task_panel
-from ui_components.viewer import create_viewer, wire_viewer
+from ui_components.viewer import ZOOM_CSS, create_viewer, wire_viewer
 
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
 UPLOAD_TTL_SECONDS = 3600
-CSS = "#notice {border-left: 4px solid #d55e00; padding-left: 8px}"
+CSS = "#notice {border-left: 4px solid #d55e00; padding-left: 8px} " + ZOOM_CSS
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
@@ -73,7 +73,7 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
     parser = argparse.ArgumentParser(description="MedRegA Workbench: explore a scan with MedRegA in a browser.")
     parser.add_argument("--checkpoint", default=os.environ.get("MEDREGA_CHECKPOINT"),
                         help="MedRegA checkpoint folder or Hugging Face id (without it: viewer and regions only)")
-    parser.add_argument("--quant", default="auto", help="quantization: auto, bf16, 8bit, 4bit ... (see the engine)")
+    parser.add_argument("--quant", default="auto", help="quantization: auto, nf4, nf4-all, int8, bf16 or none")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (0.0.0.0 for a LAN)")
     parser.add_argument("--port", type=int, default=7860)

@@ -33,6 +33,13 @@ PRESET_LABELS = {
     "bone": N_("Bone"),
     "brain": N_("Brain"),
 }
+#: Zoom of the annotated picture: the page sets ``--zoom`` on its container and this rule scales the
+#: picture to that multiple of the panel width (scrolling inside the panel); clicks keep mapping to
+#: picture pixels because Gradio measures them against the displayed size.
+ZOOM_CSS = ("#annotated-picture img {width: calc(var(--zoom, 1) * 100%) !important; max-width: none !important;"
+            " max-height: none !important; height: auto !important; object-fit: contain}"
+            " #annotated-picture .image-frame {width: 100%; height: 100%; overflow: auto; display: block}")
+ZOOM_JS = "(zoom) => { document.querySelector('#annotated-picture').style.setProperty('--zoom', zoom); return []; }"
 PLANE_LABELS = {"axial": N_("Axial"), "coronal": N_("Coronal"), "sagittal": N_("Sagittal")}
 
 
@@ -66,7 +73,7 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
         "plane": {"label": _("Plane"), "choices": choices({p: PLANE_LABELS[p] for p in planes}, _)},
         "slice": {"label": _("Slice")},
         "frame": {"label": _("Frame")},
-        "zoom": {"label": _("Zoom")},
+        "zoom": {"label": _("Zoom of the annotated picture")},
         "metadata": {"label": _("Scan information (no patient identifiers)")},
     }
 
@@ -230,17 +237,19 @@ def wire_viewer(page: "Page", ctx: AppContext) -> None:
     def on_manual(state: SessionState, *values: Any) -> dict[Any, Any]:
         return {**on_view(state, *values, manual=True), h.preset: gr.update(value=None)}
 
-    def on_zoom(zoom: float) -> dict[Any, Any]:
-        height = int(regions.BASE_HEIGHT * zoom)
-        return {page.regions.canvas: gr.update(height=height), page.regions.overlay: gr.update(height=height)}
-
     view_inputs = [state_holder, h.preset, h.center, h.width, h.plane, h.slice, h.frame]
     view_outputs = {h.plane, h.slice, h.frame, h.center, h.width, h.orientation, page.regions.canvas,
                     page.regions.overlay, page.regions.table, page.regions.selected}
-    page.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], scan_outputs(page), api_name="load_scan"))
-    page.refresh_prompt(h.series.input(on_series, [h.series, state_holder], scan_outputs(page), api_name="choose_series"))
+    # Progress and errors show on the canvas only, so a failed request does not cover the other panels.
+    shown_on = [page.regions.canvas]
+    page.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], scan_outputs(page), api_name="load_scan",
+                                        show_progress_on=shown_on))
+    page.refresh_prompt(h.series.input(on_series, [h.series, state_holder], scan_outputs(page),
+                                       api_name="choose_series", show_progress_on=shown_on))
     page.refresh_prompt(gr.on([h.preset.input, h.plane.input, h.slice.release, h.frame.release], on_view,
-                              view_inputs, view_outputs, api_name="set_view"))
+                              view_inputs, view_outputs, api_name="set_view", show_progress_on=shown_on))
     page.refresh_prompt(gr.on([h.apply_window.click, h.center.submit, h.width.submit], on_manual, view_inputs,
-                              view_outputs | {h.preset}, api_name="set_window"))
-    h.zoom.change(on_zoom, h.zoom, {page.regions.canvas, page.regions.overlay}, api_name=False, queue=False)
+                              view_outputs | {h.preset}, api_name="set_window", show_progress_on=shown_on))
+    # Zoom is display only (the browser scales the annotated picture; picture pixels stay the same),
+    # so it runs in the page without a server round trip. See ZOOM_CSS.
+    h.zoom.change(None, h.zoom, None, js=ZOOM_JS, api_name=False, queue=False)
