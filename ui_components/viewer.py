@@ -72,7 +72,7 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
         "apply_window": {"value": _("Apply window")},
         "plane": {"label": _("Plane"), "choices": choices({p: PLANE_LABELS[p] for p in planes}, _)},
         "slice": {"label": _("Slice")},
-        "frame": {"label": _("Frame")},
+        "frame": {"label": _("Frame or time point")},
         "zoom": {"label": _("Zoom of the annotated picture")},
         "metadata": {"label": _("Scan information (no patient identifiers)")},
     }
@@ -113,10 +113,13 @@ def view_controls(state: SessionState) -> dict[str, Any]:
     scan, view, rendering = state.scan, state.view, state.rendering
     window = rendering.window
     slices = scan.num_slices(view.plane) if scan.kind == "volume" else 1
+    over_time = scan.num_timepoints > 1  # a 4-D volume: the frame slider moves through time
+    steps = scan.num_timepoints if over_time else scan.num_frames
     return {
         "plane": gr.update(visible=scan.kind == "volume" and len(scan.planes) > 1, value=view.plane),
         "slice": gr.update(visible=slices > 1, maximum=max(slices - 1, 1), value=view.slice_index),
-        "frame": gr.update(visible=scan.num_frames > 1, maximum=max(scan.num_frames - 1, 1), value=view.frame),
+        "frame": gr.update(visible=steps > 1, maximum=max(steps - 1, 1),
+                           value=view.timepoint if over_time else view.frame),
         "center": gr.update(value=None if window is None else round(window.center, 1)),
         "width": gr.update(value=None if window is None else round(window.width, 1)),
     }
@@ -153,8 +156,10 @@ def view_from_widgets(state: SessionState, preset: str | None, center: float | N
     if manual and center is not None and width:
         window = Window(float(center), float(width))
     same_plane = state.view is not None and plane == state.view.plane
+    step = int(frame or 0)
+    over_time = state.scan.num_timepoints > 1
     return View(plane=plane or "axial", slice_index=int(slice_index) if same_plane else None,
-                frame=int(frame or 0), window=window)
+                frame=0 if over_time else step, timepoint=step if over_time else 0, window=window)
 
 
 def scan_updates(page: "Page", state: SessionState, ctx: AppContext) -> dict[Any, Any]:
