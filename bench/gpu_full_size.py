@@ -656,7 +656,7 @@ def measure_decodes(work: Workload, settings: WorkerSettings, snapshots: Snapsho
     max_length = work.prompt.shape[1] + warmup_steps + settings.decode_tokens
     speeds: dict[str, float] = {}
     for impl in settings.decode_impls:
-        if time.time() > stop_at:
+        if speeds and time.time() > stop_at:  # the baseline always decodes at least one step
             break
         step = _decode_step(work, impl, features, max_length)
         work.decode(step, warmup_steps, stop_at=stop_at)

@@ -61,6 +61,16 @@ def test_batch_with_token_ids_matches_the_engine(tiny_engine, tiny_checkpoint: P
         expected.input_ids, expected.output_ids, expected.text)
 
 
+def test_batch_with_static_decoding_matches_the_engine(tiny_engine, tiny_checkpoint: Path, demo_jsonl: Path,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    assert _batch(tiny_checkpoint, demo_jsonl, out, "--with-token-ids", "--decode", "static") == 0
+    for result in json.loads(out.read_text(encoding="utf-8")):
+        image = Image.open(demo_jsonl.parent / f"images/{result['id'].replace('-', '_')}.png")
+        expected = tiny_engine.generate(image, result["question"], max_new_tokens=6)
+        assert result["output_ids"] == expected.output_ids
+
+
 def test_image_root_option(tiny_checkpoint: Path, demo_jsonl: Path, tmp_path: Path) -> None:
     moved = tmp_path / "elsewhere"
     moved.mkdir()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medrega_core.engine.errors import N_, EngineError
-from medrega_core.engine.settings import DTYPE_CHOICES, QUANT_CHOICES, EngineSettings
+from medrega_core.engine.settings import DECODE_CHOICES, DTYPE_CHOICES, QUANT_CHOICES, EngineSettings
 
 
 class BatchInputError(EngineError):
@@ -36,6 +36,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default=None, help="compute dtype")
     parser.add_argument("--quant", choices=QUANT_CHOICES, default="auto", help="weight format")
     parser.add_argument("--max-new-tokens", type=int, default=400, help="upper bound on generated tokens")
+    parser.add_argument("--decode", choices=DECODE_CHOICES, default="eager",
+                        help="greedy decoding path; cuda-graph is faster on CUDA (docs/ENGINE.md)")  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +64,7 @@ def _settings(args: argparse.Namespace) -> EngineSettings:
         quant=args.quant,
         dtype=args.dtype,
         max_new_tokens=args.max_new_tokens,
+        decode=args.decode,
     )
 
 
