@@ -59,7 +59,8 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
         wire_status(status, ctx, state)
         wire_viewer(page, ctx)
         wire_regions(regions, ctx, state, refresh_prompt)
-        wire_chat(chat, ctx, state, task, regions)
+        for event in wire_chat(chat, ctx, state, task, regions):
+            refresh_prompt(event)
         wire_export(export, ctx, state)
         wire_examples(page, ctx)
         page.refresh_prompt(language.change(

@@ -49,6 +49,12 @@ def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) 
     with Image.open(picture) as image:
         assert image.format == "PNG" and image.size == (128, 128)
 
+    # A follow-up keeps the image and the conversation; its prompt has no <image> of its own.
+    follow_up = ask(client, "free", question="How large is it?")
+    chat = next(o for o in follow_up.result() if isinstance(o, list) and o and isinstance(o[0], dict))
+    users = [str(m["content"]) for m in chat if m["role"] == "user"]
+    assert len(users) == 2 and "<image>" in users[0] and "<image>" not in users[1] and "How large" in users[1]
+
 
 def test_bad_upload_gives_the_localized_error_and_the_next_request_works(app_url: str, tmp_path: Path) -> None:
     client = Client(app_url, verbose=False)

@@ -92,7 +92,9 @@ def speed_text(tokens: int | None, seconds: float, _: Translate) -> str:
 
 
 def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: task_panel.TaskHandles,
-              regions: regions_panel.RegionHandles) -> None:
+              regions: regions_panel.RegionHandles) -> list[Any]:
+    """Wire ask, stop and new conversation; returns the events after which the prompt must be rebuilt
+    (a follow-up's prompt has no ``<image>``)."""
     stream_on_gpu = ctx.on_gpu(_stream)
 
     def ask(state: SessionState, prompt_text: str, task_id: str, variant: str | None, question: str, objects: str,
@@ -109,6 +111,7 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
             raise user_error(error, state.lang) from None
         exchange = Exchange(task=task_id, prompt=prompt)
         history = state.history
+        state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
         state.exchanges.append(exchange)
         state.cancel = cancel = threading.Event()
         image = Image.fromarray(state.rendering.rgb)
@@ -149,7 +152,8 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
                       api_name="ask", concurrency_limit=1, concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
     h.stop.click(stop, [state_holder], None, api_name="stop", cancels=[ask_event], queue=False)
-    h.new_chat.click(new_chat, [state_holder], outputs, api_name="new_chat")
+    new_chat_event = h.new_chat.click(new_chat, [state_holder], outputs, api_name="new_chat")
+    return [ask_event, new_chat_event]
 
 
 def _stream(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
