@@ -23,7 +23,7 @@ def cuda_engine(tiny_checkpoint: Path):
 
 def test_auto_settings_pick_nf4_in_bfloat16(cuda_engine) -> None:
     info = cuda_engine.describe()
-    assert (info["quantization"], info["dtype"]) == ("nf4", "bfloat16")
+    assert (info["quantization"], info["dtype"], info["decode"]) == ("nf4", "bfloat16", "cuda-graph")
     assert info["device"].startswith("cuda") and info["gpu_memory_total_gib"] > 0
     lm = {type(m).__name__ for n, m in cuda_engine.model.named_modules() if n.startswith("model.language_model")}
     assert "Linear4bit" in lm

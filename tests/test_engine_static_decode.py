@@ -98,6 +98,15 @@ def test_decoder_refuses_more_tokens_than_its_cache_holds(tiny_engine) -> None:
             decoder.step(token)
 
 
+@pytest.mark.parametrize(("on_cuda", "quant", "expected"), [(True, "nf4", "cuda-graph"), (True, "bf16", "cuda-graph"),
+                                                            (True, "int8", "eager"), (False, "none", "eager")])
+def test_auto_decode_uses_cuda_graphs_where_they_can_run(on_cuda: bool, quant: str, expected: str) -> None:
+    settings = EngineSettings("somewhere")
+    assert settings.decode == "auto"
+    assert settings.resolved_decode(on_cuda, quant) == expected
+    settings.check_decode(on_cuda, quant)
+
+
 def test_unknown_decode_setting_is_refused() -> None:
     with pytest.raises(SettingsError, match="Unknown decoding path fast"):
         EngineSettings("somewhere", decode="fast")

@@ -36,7 +36,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default=None, help="compute dtype")
     parser.add_argument("--quant", choices=QUANT_CHOICES, default="auto", help="weight format")
     parser.add_argument("--max-new-tokens", type=int, default=400, help="upper bound on generated tokens")
-    parser.add_argument("--decode", choices=DECODE_CHOICES, default="eager",
+    parser.add_argument("--decode", choices=DECODE_CHOICES, default="auto",
                         help="greedy decoding path; cuda-graph is faster on CUDA (docs/ENGINE.md)")  # fmt: skip
 
 

@@ -332,7 +332,7 @@ class MedRegAEngine:
         info: dict[str, Any] = {
             "checkpoint": self.files.source,
             "quantization": self.quant,
-            "decode": self.settings.decode,
+            "decode": self.settings.resolved_decode(self.device.type == "cuda", self.quant),
             "device": str(self.device),
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "image_tokens": self.num_image_tokens,
@@ -398,7 +398,7 @@ class MedRegAEngine:
 
     def _static_decoder(self, prompt_length: int, options: GenerationOptions) -> StaticGreedyDecoder | None:
         """The static-cache decoder for this answer, or None when ``generate`` decodes (eager or sampling)."""
-        decode = self.settings.decode
+        decode = self.settings.resolved_decode(self.device.type == "cuda", self.quant)
         if decode == "eager" or options.temperature > 0:
             return None
         return StaticGreedyDecoder(self.model, prompt_length + options.max_new_tokens, use_graph=decode == "cuda-graph")

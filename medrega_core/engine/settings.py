@@ -14,7 +14,7 @@ BF16_MODES = ("nf4", "nf4-all", "int8", "bf16")
 #: Greedy decoding paths: ``generate`` with a growing cache, a static cache, or a static cache with each
 #: step replayed as a CUDA graph (about 4-6x faster on an H200, but in bfloat16 its greedy tokens drift
 #: from ``generate``'s at near ties; docs/PERFORMANCE.md). Sampling always uses ``generate``.
-DECODE_CHOICES = ("eager", "static", "cuda-graph")
+DECODE_CHOICES = ("auto", "eager", "static", "cuda-graph")
 #: LLM.int8 asks on the host whether activations have outliers (`outliers.any()`) on every call: not capturable.
 GRAPH_INCAPABLE_QUANTS = ("int8",)
 
@@ -78,8 +78,10 @@ class EngineSettings:
     feature_cache_size:
         Images whose vision features are kept (least recently used are dropped).
     decode:
-        One of :data:`DECODE_CHOICES` for greedy answers. ``cuda-graph`` is opt-in: it is much faster on
-        CUDA, but its bfloat16 greedy tokens are not always those of ``eager``.
+        One of :data:`DECODE_CHOICES` for greedy answers. ``auto`` is ``cuda-graph`` on CUDA when the
+        weight format can be captured (about 4-6x faster decoding, docs/PERFORMANCE.md) and ``eager``
+        otherwise. In bfloat16 the static cache can flip near-tied tokens relative to ``eager``; in
+        float32 both give the reference's tokens.
     """
 
     checkpoint: str
@@ -90,7 +92,7 @@ class EngineSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     feature_cache_size: int = 16
-    decode: str = "eager"
+    decode: str = "auto"
 
     def __post_init__(self) -> None:
         if not str(self.checkpoint).strip():
@@ -137,6 +139,12 @@ class EngineSettings:
         if self.dtype is not None:
             return self.dtype
         return "bfloat16" if on_cuda or self.resolved_quant(on_cuda) in BF16_MODES else "float32"
+
+    def resolved_decode(self, on_cuda: bool, quant: str) -> str:
+        """The greedy decoding path actually used: ``auto`` -> ``cuda-graph`` where it can run, else ``eager``."""
+        if self.decode != "auto":
+            return self.decode
+        return "cuda-graph" if on_cuda and quant not in GRAPH_INCAPABLE_QUANTS else "eager"
 
     def check_decode(self, on_cuda: bool, quant: str) -> None:
         """Refuse a greedy decoding path the device or the (resolved) weight format cannot run.
