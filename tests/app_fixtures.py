@@ -40,8 +40,13 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of ``python app.py --checkpoint <tiny> --device cpu`` running in a subprocess."""
+def app_url(request: pytest.FixtureRequest, tiny_checkpoint: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``python app.py --checkpoint <tiny> --device cpu`` running in a subprocess.
+
+    A test module may set ``APP_MAX_NEW_TOKENS`` for longer answers (default 24: quick tests).
+    """
+    max_new_tokens = getattr(request.module, "APP_MAX_NEW_TOKENS", 24)
     port = free_port()
     log = tmp_path_factory.mktemp("app-log") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
@@ -49,7 +54,7 @@ def app_url(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     with log.open("w") as handle:
         process = subprocess.Popen(
             [sys.executable, "app.py", "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--port", str(port),
-             "--max-new-tokens", "24"],
+             "--max-new-tokens", str(max_new_tokens)],
             cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
