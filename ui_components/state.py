@@ -43,6 +43,7 @@ class SessionState:
     """
 
     lang: str = DEFAULT_LANGUAGE
+    task: str = ""  # the task chosen in the task panel ("" until the user picks one)
     scan: Any = None  # medrega_core.intake.Scan
     scan_paths: list[str] = field(default_factory=list)
     view: Any = None  # medrega_core.intake.View

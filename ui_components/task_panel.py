@@ -41,18 +41,39 @@ class TaskHandles:
         return [self.task, self.variant, self.question, self.objects, self.candidates, self.modality]
 
 
+#: Prompt variant ids of the tasks layer -> English label (msgid); candidate-list presets use their title.
+VARIANT_LABELS = {
+    "demo": N_("Standard"),
+    "short": N_("Short answer"),
+    "plain": N_("Plain question"),
+    "options": N_("Question with options"),
+    "mimic-cxr": N_("MIMIC-CXR style"),
+    "iu-xray": N_("IU X-ray style"),
+    "training": N_("Training layout"),
+    "lesion": N_("Lesions"),
+    "organ": N_("Organs"),
+    "custom": N_("Your own candidates"),
+}
+
+
 def variant_choices(task: str, _: Translate) -> list[tuple[str, str]]:
     """Variants of ``task``; diagnosis presets show their dataset title."""
     def title(key: str) -> str:
         preset = PRESETS_BY_KEY.get(key)
-        return preset.title if preset else _(key)
+        return preset.title if preset else _(VARIANT_LABELS.get(key, key))
     return [(title(key), key) for key in task_variants(task)]
+
+
+def state_task(state: SessionState | None) -> str:
+    """The task whose variants the dropdown lists (the default task before any choice)."""
+    return state.task if state is not None and state.task else Task.REGION_TO_TEXT.value
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
     return {
         "task": {"label": _("Task"), "choices": [(_(TASK_TITLES[t]), t.value) for t in Task]},
-        "variant": {"label": _("Prompt variant or candidate list")},
+        "variant": {"label": _("Prompt variant or candidate list"),
+                    "choices": variant_choices(state_task(state), _)},
         "question": {"label": _("Question"), "placeholder": _("e.g. Is there a fracture?")},
         "objects": {"label": _("Objects to find (comma-separated)"), "placeholder": _("e.g. liver, spleen")},
         "candidates": {"label": _("Your candidate diagnoses (comma-separated)")},
@@ -64,7 +85,7 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
 def create_task_panel(ctx: AppContext) -> TaskHandles:
     t = texts(lambda m, **p: m)
     task = gr.Dropdown(value=Task.REGION_TO_TEXT.value, elem_id="task", **t["task"])
-    variant = gr.Dropdown(choices=variant_choices(Task.REGION_TO_TEXT.value, lambda m: m), elem_id="variant",
+    variant = gr.Dropdown(value=task_variants(Task.REGION_TO_TEXT.value)[0], elem_id="variant",
                           allow_custom_value=True,
                           **t["variant"])
     question = gr.Textbox(lines=2, elem_id="question", **t["question"])
@@ -135,6 +156,7 @@ def wire_task_panel(h: TaskHandles, ctx: AppContext, state_holder: gr.State) -> 
     """Refresh the prompt when an input changes; returns ``refresh_after(event)`` for the other panels'
     events that change the boxes or the picture (chained, so the prompt sees their result)."""
     def on_task(task: str, state: SessionState) -> dict[Any, Any]:
+        state.task = task
         return {h.variant: gr.update(choices=variant_choices(task, translator(state.lang)),
                                      value=task_variants(task)[0])}
 
