@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
+from pydicom import dcmread
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
+from medrega_core.examples import list_examples
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +80,37 @@ def test_two_clients_do_not_see_each_others_scan(app_url: str) -> None:
         second.predict("bone", None, None, "axial", 0, 0, api_name="/set_view")
     with pytest.raises(Exception, match="Load a scan first"):
         ask(second, "vqa", question="Which organ is shown?", variant="short").result()
+
+
+def test_a_zip_with_two_series_asks_which_one_then_opens_it(app_url: str, tmp_path: Path) -> None:
+    source = dcmread(CT)
+    archive = tmp_path / "two-series.zip"
+    uids = []
+    with zipfile.ZipFile(archive, "w") as zf:
+        for series, count in (("a", 3), ("b", 2)):
+            uid = generate_uid()
+            uids.append(uid)
+            for index in range(count):
+                ds = source.copy()
+                ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid()
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.InstanceNumber = index + 1
+                ds.ImagePositionPatient = [0.0, 0.0, 5.0 * index]
+                path = tmp_path / f"{series}{index}.dcm"
+                ds.save_as(path)
+                zf.write(path, path.name)
+    client = Client(app_url, verbose=False)
+    outputs = load(client, str(archive))
+    choice = next(o for o in outputs if isinstance(o, dict) and o.get("visible") is True and o.get("choices"))
+    assert [value for _label, value in choice["choices"]] == uids  # largest series first
+    opened = client.predict(uids[1], api_name="/choose_series")
+    metadata = next(o for o in opened if isinstance(o, dict) and o.get("modality"))
+    assert metadata["num_slices"] == 2
+
+
+def test_an_example_opens_with_its_suggested_task(app_url: str) -> None:
+    client = Client(app_url, verbose=False)
+    index = [example.key for example in list_examples()].index("ct-thoracic-spine")
+    outputs = client.predict(index, api_name="/open_example")
+    assert any(isinstance(o, dict) and o.get("modality") == "CT" for o in outputs)
+    assert "text-to-region" in outputs and "vertebral body" in outputs
