@@ -21,8 +21,7 @@ from medrega_core import __version__
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.intake import Rendering, Scan
-from medrega_core.tasks import PixelBox, parse_answer
-from medrega_core.tasks.table import RegionRow, region_rows
+from medrega_core.tasks import PixelBox, RegionRow, parse_answer, region_rows
 
 DISCLAIMER = N_("For research and teaching only; not for diagnosis.")
 

@@ -9,10 +9,11 @@ import pytest
 from pydicom.data import get_testdata_file
 
 import app
-from medrega_core.tasks import PixelBox, to_model
+from medrega_core.tasks import PixelBox, parse_answer, to_model
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
-from ui_components.state import SessionState, UserBox
+from ui_components.regions import click
+from ui_components.state import Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
 from ui_components.viewer import load_files
 
@@ -51,6 +52,27 @@ def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
     assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
+
+
+def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(built) -> None:
+    state = scan_state()
+    answer = "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> and <ref>spleen</ref><box>[[600, 500, 900, 800]]</box>"
+    state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer))
+    state.parsed = parse_answer(answer)
+    click(state, 96, 80)  # picture pixels inside the spleen's box on the 128 x 128 picture
+    assert state.selected_region == 1 and len(state.user_boxes) == 1
+    prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
+    assert "<image>" not in prompt and not note
+    assert prompt.startswith("You are a helpful medical assistant. Your task is object recognition.")
+    assert "<box>[[600, 500, 900, 800]]</box>" in prompt
+
+
+def test_a_click_outside_every_model_box_proposes_a_box_there(built) -> None:
+    state = scan_state()
+    state.parsed = parse_answer("<ref>liver</ref><box>[[100, 100, 300, 300]]</box>")
+    click(state, 110, 20)
+    assert state.selected_region is None and len(state.user_boxes) == 2
+    assert state.user_boxes[1].box.contains(110, 20)
 
 
 def test_a_task_without_chinese_says_so_and_falls_back_to_english(built) -> None:

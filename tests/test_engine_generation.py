@@ -38,6 +38,28 @@ def test_stream_yields_growing_text_that_ends_as_generate(tiny_engine) -> None:
     assert result.finish_reason in ("stop", "length") and 1 <= len(result.output_ids) <= 24
 
 
+def test_stream_reports_the_generated_tokens_when_it_ends(tiny_engine) -> None:
+    image = _picture(1)
+    finished = []
+    chunks = []
+    for text in tiny_engine.stream(image, QUESTION, max_new_tokens=24, on_finish=finished.append):
+        assert not finished  # reported once, after the last text
+        chunks.append(text)
+    (result,) = finished
+    assert result.text == chunks[-1]
+    assert result.output_ids == tiny_engine.generate(image, QUESTION, max_new_tokens=24).output_ids
+    assert result.seconds > 0
+
+
+def test_a_cancelled_stream_reports_its_tokens_too(tiny_engine) -> None:
+    cancel = threading.Event()
+    finished = []
+    for _ in tiny_engine.stream(_picture(4), QUESTION, cancel=cancel, max_new_tokens=400, on_finish=finished.append):
+        cancel.set()
+    (result,) = finished
+    assert result.finish_reason == "cancelled" and 1 <= len(result.output_ids) < 400
+
+
 def test_generation_runs_on_a_worker_thread(tiny_engine) -> None:
     stream = tiny_engine.stream(_picture(2), QUESTION, max_new_tokens=400)
     next(stream)

@@ -93,6 +93,26 @@ class TestDemoBoxesLand:
         assert first.x2 < 216 < second.x1
 
 
+class TestContains:
+    @pytest.mark.parametrize(
+        ("x", "y", "inside"),
+        [(15, 25, True), (10, 20, True), (30, 40, True), (10, 40, True), (30, 30, True),  # inside, corners, edges
+         (9.99, 25, False), (30.01, 25, False), (15, 19.99, False), (15, 40.01, False), (0, 0, False)],
+    )
+    def test_edges_count_as_inside(self, x: float, y: float, inside: bool) -> None:
+        assert PixelBox(10, 20, 30, 40).contains(x, y) is inside
+
+    def test_an_inverted_box_contains_the_same_points(self) -> None:
+        box = PixelBox(10, 20, 30, 40)
+        for inverted in (PixelBox(30, 40, 10, 20), PixelBox(30, 20, 10, 40), PixelBox(10, 40, 30, 20)):
+            for x, y in ((15, 25), (10, 40), (31, 25), (15, 41)):
+                assert inverted.contains(x, y) is box.contains(x, y)
+
+    def test_a_box_without_area_contains_only_its_line(self) -> None:
+        line = PixelBox(5, 0, 5, 10)
+        assert line.contains(5, 3) and not line.contains(5.5, 3)
+
+
 class TestIou:
     def test_known_values(self) -> None:
         assert iou(PixelBox(0, 0, 10, 10), PixelBox(5, 0, 15, 10)) == pytest.approx(1 / 3)

@@ -20,6 +20,7 @@ from medrega_core.tasks import (
     Task,
     TaskRequest,
     UnsupportedLanguageError,
+    build_follow_up_prompt,
     build_prompt,
     supported_languages,
     task_variants,
@@ -207,6 +208,68 @@ def _with(request: TaskRequest, **changes) -> TaskRequest:
     import dataclasses
 
     return dataclasses.replace(request, **changes)
+
+
+def _every_request() -> list[TaskRequest]:
+    """One complete request per task, language, variant and layout MedRegA supports."""
+    inputs = dict(question="Is there a mass?", objects=("liver", "spleen"), box=_box(), image_size=(100, 100),
+                  modality="CT")
+    requests = []
+    for task in Task:
+        for lang in supported_languages(task):
+            for variant in task_variants(task):
+                if lang == "zh" and variant in {"options", "mimic-cxr", "iu-xray"}:
+                    continue  # English-only variants
+                candidates = ("glioma", "meningioma") if variant == "custom" else ()
+                for layout in PromptLayout:
+                    requests.append(TaskRequest(task, lang, variant=variant, candidates=candidates, layout=layout,
+                                                **inputs))
+    return requests
+
+
+class TestFollowUpPrompts:
+    @pytest.mark.parametrize("request_", _every_request(), ids=lambda r: f"{r.task.value}-{r.lang}-{r.variant}-{r.layout.value}")
+    def test_a_follow_up_is_the_first_prompt_without_the_image_line(self, request_: TaskRequest) -> None:
+        follow_up = build_follow_up_prompt(request_)
+        assert "<image>" not in follow_up
+        assert follow_up == build_prompt(request_).replace("<image>\n", "").strip()
+
+    @pytest.mark.parametrize("layout", list(PromptLayout))
+    def test_english_prefix_and_question_are_joined_by_a_space(self, layout: PromptLayout) -> None:
+        request = TaskRequest(Task.REGION_TO_TEXT, "en", box=_box(), image_size=(100, 100), modality="CT",
+                              layout=layout)
+        assert build_follow_up_prompt(request) == (
+            TRAINING_PREFIXES["region2text"] + " What is <ref>this</ref><box>[[100, 200, 300, 400]]</box> in this CT scan?"
+        )
+
+    def test_chinese_prompts_have_no_space(self) -> None:
+        assert build_follow_up_prompt(TaskRequest(Task.VQA, "zh", question="有骨折吗?")) == (
+            "你是一个医疗助手，你需要根据医学图像回答问题。有骨折吗?请用词或短语回答问题。"
+        )
+
+    def test_a_report_follow_up_is_the_prefix_alone(self) -> None:
+        for variant, key in (("mimic-cxr", "mimiccxr_train_rg"), ("iu-xray", "iuxray_train_rg")):
+            for layout in PromptLayout:
+                request = TaskRequest(Task.REPORT, "en", variant=variant, layout=layout)
+                assert build_follow_up_prompt(request) == TRAINING_PREFIXES[key]
+
+    def test_listed_candidates_are_followed_directly_by_the_question(self) -> None:
+        request = TaskRequest(Task.DIAGNOSIS, "en", candidates=("glioma", "meningioma"), modality="MRI")
+        assert build_follow_up_prompt(request).endswith(
+            "The possible diagnoses are:\nglioma\nmeningioma\nPlease diagnose the disease in the MRI image."
+        )
+
+    def test_a_free_follow_up_drops_the_typed_image_placeholder(self) -> None:
+        assert build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="And the left side?")) == "And the left side?"
+        assert build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="<image>\nAnd now?")) == "And now?"
+        with pytest.raises(PromptInputError):
+            build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="<image> and <image>"))
+
+    def test_follow_ups_refuse_what_first_prompts_refuse(self) -> None:
+        with pytest.raises(PromptInputError):
+            build_follow_up_prompt(TaskRequest(Task.VQA, "en"))
+        with pytest.raises(UnsupportedLanguageError):
+            build_follow_up_prompt(TaskRequest(Task.GROUNDED_REPORT, "zh"))
 
 
 class TestLanguagesAndErrors:

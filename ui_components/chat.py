@@ -8,9 +8,8 @@ annotated picture is redrawn when a new box arrives.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 from PIL import Image
@@ -18,13 +17,15 @@ from PIL import Image
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.render import palette_hex
-from medrega_core.tasks import parse_answer
-from medrega_core.tasks.table import answer_segments
+from medrega_core.tasks import answer_segments, parse_answer
 from ui_components import regions as regions_panel
 from ui_components import task_panel
 from ui_components.context import MODEL_CONCURRENCY_ID, AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
 from ui_components.state import Exchange, SessionState
+
+if TYPE_CHECKING:  # the engine (torch) is imported only when the model loads
+    from medrega_core.engine import GenerationResult
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def cleared(h: ChatHandles, state: SessionState) -> dict[Any, Any]:
     return {h.chatbot: messages(state), h.answer: coloured_answer(state), h.speed: ""}
 
 
-def speed_text(tokens: int | None, seconds: float, _: Translate) -> str:
+def speed_text(tokens: int, seconds: float, _: Translate) -> str:
+    """Generated tokens (``<|im_end|>`` included), model time in seconds and their rate; empty without either."""
     if not tokens or seconds <= 0:
         return ""
     return _("{tokens} tokens in {seconds} s ({rate} tokens/s)", tokens=tokens, seconds=f"{seconds:.1f}",
@@ -115,9 +117,11 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
         state.exchanges.append(exchange)
         state.cancel = cancel = threading.Event()
         image = Image.fromarray(state.rendering.rgb)
-        started, boxes_shown = time.perf_counter(), -1
+        boxes_shown, finished = -1, None
         try:
-            for text in stream_on_gpu(engine, image, prompt, history, cancel):
+            for text, finished in stream_on_gpu(engine, image, prompt, history, cancel):
+                if finished is not None:
+                    break  # its text is the last one streamed
                 exchange.answer = text
                 state.parsed = parse_answer(text)
                 box_count = sum(len(r.boxes) for r in state.parsed.regions)
@@ -129,8 +133,8 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
             raise user_error(error, state.lang) from None
         finally:
             cancel.set()
-        tokens = len(engine.tokenizer.encode(exchange.answer, add_bos=False)) if exchange.answer else None
-        yield {**answer_updates(state, redraw=True), h.speed: speed_text(tokens, time.perf_counter() - started, _)}
+        speed = speed_text(len(finished.output_ids), finished.seconds, _)  # the stream always ends with its result
+        yield {**answer_updates(state, redraw=True), h.speed: speed}
 
     def answer_updates(state: SessionState, redraw: bool) -> dict[Any, Any]:
         updates = {h.chatbot: messages(state), h.answer: coloured_answer(state)}
@@ -157,6 +161,11 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
 
 
 def _stream(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
-            cancel: threading.Event) -> Iterator[str]:
-    """The one GPU function (``spaces.GPU`` wraps it on ZeroGPU): the engine's growing answer."""
-    yield from engine.stream(image, prompt, history, cancel=cancel)
+            cancel: threading.Event) -> Iterator[tuple[str, GenerationResult | None]]:
+    """The one GPU function (``spaces.GPU`` wraps it on ZeroGPU): the engine's growing answer as
+    ``(text, None)``, then ``(text, result)`` once finished. The result travels in the stream, not
+    through a callback, because on ZeroGPU this function runs in another process."""
+    finished: list[GenerationResult] = []
+    for text in engine.stream(image, prompt, history, cancel=cancel, on_finish=finished.append):
+        yield text, None
+    yield finished[0].text, finished[0]

@@ -19,10 +19,8 @@ from PIL import Image
 
 from medrega_core.i18n import translator
 from medrega_core.errors import MedRegAError
-from medrega_core.render import OverlayRegion, draw_overlay, palette_color
-from medrega_core.render.proposal import propose_box
-from medrega_core.tasks import PixelBox, box_in_scan, to_model
-from medrega_core.tasks.table import RegionRow, region_rows
+from medrega_core.render import OverlayRegion, draw_overlay, palette_color, propose_box
+from medrega_core.tasks import PixelBox, RegionRow, box_in_scan, region_rows, to_model
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, user_error
 from ui_components.state import SessionState, UserBox
@@ -181,7 +179,7 @@ def click(state: SessionState, x: float, y: float) -> None:
     g = state.rendering.geometry
     if state.parsed is not None:
         for i, region in enumerate(state.parsed.regions):
-            if any(b.x1 <= x <= b.x2 and b.y1 <= y <= b.y2 for b in region.pixel_boxes(g.width, g.height)):
+            if any(box.contains(x, y) for box in region.pixel_boxes(g.width, g.height)):
                 state.selected_region = i
                 return
     state.user_boxes.append(UserBox(propose_box(state.rendering.rgb, x, y)))

@@ -1,7 +1,8 @@
 """Task panel: every MedRegA task in the chosen language, its inputs, and the exact prompt.
 
 The prompt box always shows what will be sent; experts may edit it, and the edited text is sent
-as is. Prompt text comes only from :func:`medrega_core.tasks.build_prompt`.
+as is. Prompt text comes only from :func:`medrega_core.tasks.build_prompt` and, for follow-up
+questions, :func:`medrega_core.tasks.build_follow_up_prompt`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import gradio as gr
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.tasks import (
-    IMAGE_PLACEHOLDER, PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_prompt, supported_languages,
+    PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_follow_up_prompt, build_prompt, supported_languages,
     task_variants,
 )
 from ui_components.context import AppContext
@@ -125,12 +126,9 @@ def request_from_widgets(state: SessionState, task: str, variant: str | None, qu
 
 
 def prompt_for(state: SessionState, request: TaskRequest) -> str:
-    """The exact user text: the task prompt, without the image placeholder on follow-up turns
-    (the image belongs to the first question of a conversation only)."""
-    prompt = build_prompt(request)
-    if not state.history:
-        return prompt
-    return prompt.replace(IMAGE_PLACEHOLDER + "\n", "").replace(IMAGE_PLACEHOLDER, "").strip()
+    """The exact user text: the first question's prompt, or the follow-up prompt (no ``<image>``)
+    once the conversation has an answer."""
+    return build_follow_up_prompt(request) if state.history else build_prompt(request)
 
 
 def language_note(task: str, lang: str, _: Translate) -> str:

@@ -489,6 +489,7 @@ class MedRegAEngine:
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
+        on_finish: Callable[[GenerationResult], None] | None = None,
     ) -> Iterator[str]:
         """Yield the answer text so far, growing as tokens are generated.
 
@@ -506,9 +507,13 @@ class MedRegAEngine:
             Set it to stop after the current token; the stream then ends with the text so far.
         max_new_tokens, temperature, top_p:
             Overrides of the engine's default :class:`GenerationOptions`.
+        on_finish:
+            Called once with the :class:`GenerationResult` (generated ids, finish reason, time) after
+            the last text and before the stream ends, also when cancelled; not when generation fails
+            or the stream is abandoned.
         """
         options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
-        yield from self._run(image, user_text, history, cancel, options, on_finish=lambda result: None)
+        yield from self._run(image, user_text, history, cancel, options, on_finish=on_finish or (lambda result: None))
 
     def generate(
         self,

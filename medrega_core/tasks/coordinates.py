@@ -64,6 +64,11 @@ class PixelBox:
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.x1, self.y1, self.x2, self.y2)
 
+    def contains(self, x: float, y: float) -> bool:
+        """Whether the picture point ``(x, y)`` lies in the box, edges included, whatever the corner order."""
+        b = self.ordered()
+        return b.x1 <= x <= b.x2 and b.y1 <= y <= b.y2
+
 
 @dataclass(frozen=True)
 class ModelBox:

@@ -469,13 +469,26 @@ _BUILDERS: dict[Task, Callable[[TaskRequest], PromptParts]] = {
 }
 
 
+def _joiner(parts: PromptParts, lang: str, layout: PromptLayout) -> str:
+    """What separates the prefix from what follows it: a space in English, nothing in Chinese or
+    after a prefix ending in a line break (demo), nothing before an empty question (training)."""
+    if layout is PromptLayout.TRAINING:
+        return " " if lang == "en" and parts.question else ""
+    return " " if lang == "en" and not parts.prefix.endswith("\n") else ""
+
+
 def assemble(parts: PromptParts, lang: str, layout: PromptLayout = PromptLayout.DEMO) -> str:
     """Join a prefix and a question around ``<image>`` (spec A.0)."""
+    joiner = _joiner(parts, lang, layout)
     if layout is PromptLayout.TRAINING:
-        joiner = " " if lang == "en" and parts.question else ""
         return f"{IMAGE_PLACEHOLDER}\n{parts.prefix}{joiner}{parts.question}"
-    space = " " if lang == "en" and not parts.prefix.endswith("\n") else ""
-    return f"{parts.prefix}{space}{IMAGE_PLACEHOLDER}\n{parts.question}"
+    return f"{parts.prefix}{joiner}{IMAGE_PLACEHOLDER}\n{parts.question}"
+
+
+def assemble_follow_up(parts: PromptParts, lang: str, layout: PromptLayout = PromptLayout.DEMO) -> str:
+    """The text :func:`assemble` gives without ``<image>`` and its line break (the picture is already
+    in the conversation); no space is left dangling where the question is empty (reports)."""
+    return f"{parts.prefix}{_joiner(parts, lang, layout)}{parts.question}".strip()
 
 
 def prompt_parts(request: TaskRequest) -> PromptParts:
@@ -501,11 +514,32 @@ def build_prompt(request: TaskRequest) -> str:
     return assemble(parts, request.lang, request.layout)
 
 
-def _free_prompt(question: str) -> str:
+def build_follow_up_prompt(request: TaskRequest) -> str:
+    """The exact user text for ``request`` asked later in a conversation: no ``<image>``.
+
+    The picture belongs to the first question only (the engine refuses ``<image>`` in a later
+    turn), so a follow-up is :func:`build_prompt`'s text with the placeholder and its line break
+    left out; the task prefix stays, so MedRegA still knows which task and answer format it is
+    asked for. A free question loses any ``<image>`` the user typed. Raises as :func:`build_prompt`.
+    """
+    request = _checked(request)
+    parts = _BUILDERS[request.task](request)
+    if request.task is Task.FREE:
+        _check_placeholder_count(parts.question)
+        return parts.question.replace(f"{IMAGE_PLACEHOLDER}\n", "").replace(IMAGE_PLACEHOLDER, "").strip()
+    return assemble_follow_up(parts, request.lang, request.layout)
+
+
+def _check_placeholder_count(question: str) -> int:
+    """How often a free question holds ``<image>``; more than once is refused."""
     count = question.count(IMAGE_PLACEHOLDER)
     if count > 1:
         raise PromptInputError(
             N_("Your text contains <image> {count} times; MedRegA sees one picture, so use it at most once."),
             count=count,
         )
-    return question if count == 1 else f"{IMAGE_PLACEHOLDER}\n{question}"
+    return count
+
+
+def _free_prompt(question: str) -> str:
+    return question if _check_placeholder_count(question) == 1 else f"{IMAGE_PLACEHOLDER}\n{question}"
