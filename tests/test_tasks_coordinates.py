@@ -108,6 +108,9 @@ class TestContains:
             for x, y in ((15, 25), (10, 40), (31, 25), (15, 41)):
                 assert inverted.contains(x, y) is box.contains(x, y)
 
+    def test_pixel_box_text_rounds_to_whole_pixels(self) -> None:
+        assert PixelBox(10.4, 20.5, 30.6, 40).as_text() == "[10, 20, 31, 40]"  # format rounds half to even
+
     def test_a_box_without_area_contains_only_its_line(self) -> None:
         line = PixelBox(5, 0, 5, 10)
         assert line.contains(5, 3) and not line.contains(5.5, 3)

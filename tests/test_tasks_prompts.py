@@ -22,6 +22,7 @@ from medrega_core.tasks import (
     UnsupportedLanguageError,
     build_follow_up_prompt,
     build_prompt,
+    split_names,
     supported_languages,
     task_variants,
     to_pixels,
@@ -227,8 +228,27 @@ def _every_request() -> list[TaskRequest]:
     return requests
 
 
+class TestSplitNames:
+    @pytest.mark.parametrize(
+        ("typed", "names"),
+        [("liver, spleen", ("liver", "spleen")), ("肝脏，脾脏、胰腺", ("肝脏", "脾脏、胰腺")),
+         ("glioma\nmeningioma,\n , pituitary tumor ", ("glioma", "meningioma", "pituitary tumor")),
+         ("", ()), (None, ()), (" , ,\n", ())],
+    )
+    def test_commas_and_line_breaks_separate_names(self, typed: str | None, names: tuple[str, ...]) -> None:
+        assert split_names(typed) == names
+
+    def test_split_names_feed_the_prompt_in_order(self) -> None:
+        request = TaskRequest(Task.TEXT_TO_REGION, "en", objects=split_names("stomach，liver\ncolon"), modality="CT")
+        assert build_prompt(request).endswith(
+            "Please locate <ref>stomach</ref>, <ref>liver</ref>, <ref>colon</ref> in this CT scan."
+        )
+
+
 class TestFollowUpPrompts:
-    @pytest.mark.parametrize("request_", _every_request(), ids=lambda r: f"{r.task.value}-{r.lang}-{r.variant}-{r.layout.value}")
+    @pytest.mark.parametrize(
+        "request_", _every_request(), ids=lambda r: f"{r.task.value}-{r.lang}-{r.variant}-{r.layout.value}"
+    )
     def test_a_follow_up_is_the_first_prompt_without_the_image_line(self, request_: TaskRequest) -> None:
         follow_up = build_follow_up_prompt(request_)
         assert "<image>" not in follow_up
@@ -239,7 +259,8 @@ class TestFollowUpPrompts:
         request = TaskRequest(Task.REGION_TO_TEXT, "en", box=_box(), image_size=(100, 100), modality="CT",
                               layout=layout)
         assert build_follow_up_prompt(request) == (
-            TRAINING_PREFIXES["region2text"] + " What is <ref>this</ref><box>[[100, 200, 300, 400]]</box> in this CT scan?"
+            TRAINING_PREFIXES["region2text"]
+            + " What is <ref>this</ref><box>[[100, 200, 300, 400]]</box> in this CT scan?"
         )
 
     def test_chinese_prompts_have_no_space(self) -> None:
@@ -260,7 +281,9 @@ class TestFollowUpPrompts:
         )
 
     def test_a_free_follow_up_drops_the_typed_image_placeholder(self) -> None:
-        assert build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="And the left side?")) == "And the left side?"
+        assert build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="And the left side?")) == (
+            "And the left side?"
+        )
         assert build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="<image>\nAnd now?")) == "And now?"
         with pytest.raises(PromptInputError):
             build_follow_up_prompt(TaskRequest(Task.FREE, "en", question="<image> and <image>"))

@@ -124,7 +124,7 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
                     break  # its text is the last one streamed
                 exchange.answer = text
                 state.parsed = parse_answer(text)
-                box_count = sum(len(r.boxes) for r in state.parsed.regions)
+                box_count = len(state.parsed.boxes)
                 # Redraw the picture only when a box arrives: drawing is the costly part of an update.
                 yield answer_updates(state, redraw=box_count != boxes_shown)
                 boxes_shown = box_count

@@ -124,16 +124,12 @@ def overlay_file(state: SessionState, ctx: AppContext) -> str | None:
     return None if picture is None else save_png(picture, state.work_folder(ctx.work_root))
 
 
-def _pixels_text(box: PixelBox) -> str:
-    return f"[{box.x1:.0f}, {box.y1:.0f}, {box.x2:.0f}, {box.y2:.0f}]"
-
-
 def _mm_text(size_mm: tuple[float, float] | None) -> str:
     return f"{size_mm[0]:.1f} × {size_mm[1]:.1f}" if size_mm else "-"
 
 
 def _model_row(row: RegionRow, _: Translate) -> list[Any]:
-    return [f"[{row.tag}] {row.name or ''}".strip(), _("model"), row.model_box.as_text(), _pixels_text(row.pixel_box),
+    return [f"[{row.tag}] {row.name or ''}".strip(), _("model"), row.model_box.as_text(), row.pixel_box.as_text(),
             _mm_text(row.scan.size_mm if row.scan else None),
             "-" if row.iou_with_user is None else f"{row.iou_with_user:.2f}"]
 
@@ -144,7 +140,7 @@ def table_rows(state: SessionState, _: Translate) -> list[list[Any]]:
         return []
     g = state.rendering.geometry
     rows = [[u.label or _("your box {number}", number=i + 1), _("you"), to_model(u.box, g.width, g.height).as_text(),
-             _pixels_text(u.box), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
+             u.box.as_text(), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
             for i, u in enumerate(state.user_boxes)]
     if state.parsed is not None:
         user = state.user_boxes[0].box if state.user_boxes else None

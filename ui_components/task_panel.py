@@ -15,8 +15,8 @@ import gradio as gr
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.tasks import (
-    PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_follow_up_prompt, build_prompt, supported_languages,
-    task_variants,
+    PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_follow_up_prompt, build_prompt, split_names,
+    supported_languages, task_variants,
 )
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
@@ -97,12 +97,6 @@ def create_task_panel(ctx: AppContext) -> TaskHandles:
     note = gr.Markdown(elem_id="task-note")
     prompt = gr.Textbox(lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
     return TaskHandles(task, variant, question, objects, candidates, modality, note, prompt)
-
-
-def split_names(text: str | None) -> tuple[str, ...]:
-    """Comma- or newline-separated names (the Chinese comma too), blanks dropped."""
-    parts = (text or "").replace("，", ",").replace("\n", ",").split(",")
-    return tuple(p.strip() for p in parts if p.strip())
 
 
 def prompt_language(task: str, lang: str) -> str:

@@ -37,6 +37,7 @@ from medrega_core.tasks.prompts import (
     build_prompt,
     cot_detection_request,
     prompt_parts,
+    split_names,
     supported_languages,
     task_variants,
 )
@@ -47,8 +48,8 @@ __all__ = [
     "PRESETS_BY_KEY", "SIDE_CONVENTION_NOTE", "TASK_TITLES", "BoxInScan", "BoxOutsidePictureError", "CandidatePreset", "ClassificationKind",
     "IssueKind", "ModelBox", "ParseIssue", "ParsedAnswer", "PictureGeometry", "PictureSizeError", "PixelBox",
     "PromptInputError", "PromptLayout", "Region", "Task", "TaskRequest", "UnsupportedLanguageError", "box_in_scan",
-    "build_follow_up_prompt", "build_prompt", "cot_detection_request", "format_box_list", "iou", "parse_answer", "supported_languages",
-    "task_variants", "to_model", "to_pixels", "build_cot_answer_prompt", "build_cot_detection_prompt",
+    "build_follow_up_prompt", "build_prompt", "cot_detection_request", "format_box_list", "iou", "parse_answer",
+    "supported_languages", "task_variants", "to_model", "to_pixels", "build_cot_answer_prompt", "build_cot_detection_prompt",
     "cot_answer_request", "region_reference", "prompt_parts", "RegionRow", "TextSegment", "answer_segments",
-    "region_rows",
+    "region_rows", "split_names",
 ]

@@ -69,6 +69,10 @@ class PixelBox:
         b = self.ordered()
         return b.x1 <= x <= b.x2 and b.y1 <= y <= b.y2
 
+    def as_text(self) -> str:
+        """The corners rounded to whole pixels, written like a model box: ``[x1, y1, x2, y2]``."""
+        return "[" + ", ".join(f"{value:.0f}" for value in self.as_tuple()) + "]"
+
 
 @dataclass(frozen=True)
 class ModelBox:

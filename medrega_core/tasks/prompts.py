@@ -210,6 +210,13 @@ class TaskRequest:
     layout: PromptLayout = PromptLayout.DEMO
 
 
+def split_names(text: str | None) -> tuple[str, ...]:
+    """Names typed in one box (objects, candidates): split at commas (``,`` or the Chinese ``，``)
+    and line breaks, blanks dropped, order kept."""
+    parts = (text or "").replace("，", ",").replace("\n", ",").split(",")
+    return tuple(part.strip() for part in parts if part.strip())
+
+
 @dataclass(frozen=True)
 class PromptParts:
     """A task prefix and the question that follows the image (empty for reports)."""
