@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import threading
+
 import gradio as gr
+import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
 
 import app
 from medrega_core.tasks import PixelBox, parse_answer, to_model
+from ui_components.chat import speed_text, stream_answer
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
 from ui_components.regions import click
@@ -106,3 +110,14 @@ def test_model_events_share_one_concurrency_slot(built) -> None:
         demo = demo.parent
     asks = [fn for fn in demo.fns.values() if fn.api_name == "ask"]
     assert asks and all(fn.concurrency_id == "medrega-model" and fn.concurrency_limit == 1 for fn in asks)
+
+
+def test_the_gpu_stream_ends_with_the_engines_token_count(tiny_engine) -> None:
+    picture = np.random.default_rng(3).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    items = list(stream_answer(tiny_engine, picture, "<image>\nWhat is shown?", [], threading.Event()))
+    *partials, (final_text, result) = items
+    assert partials and all(pending is None for _, pending in partials)
+    assert final_text == partials[-1][0] == result.text
+    assert 1 <= len(result.output_ids) <= tiny_engine.settings.generation().max_new_tokens
+    shown = speed_text(len(result.output_ids), result.seconds, lambda m, **p: m.format(**p))
+    assert shown.startswith(f"{len(result.output_ids)} tokens in ")

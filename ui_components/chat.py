@@ -97,7 +97,7 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
               regions: regions_panel.RegionHandles) -> list[Any]:
     """Wire ask, stop and new conversation; returns the events after which the prompt must be rebuilt
     (a follow-up's prompt has no ``<image>``)."""
-    stream_on_gpu = ctx.on_gpu(_stream)
+    stream_on_gpu = ctx.on_gpu(stream_answer)
 
     def ask(state: SessionState, prompt_text: str, task_id: str, variant: str | None, question: str, objects: str,
             candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
@@ -160,7 +160,7 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
     return [ask_event, new_chat_event]
 
 
-def _stream(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
+def stream_answer(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
             cancel: threading.Event) -> Iterator[tuple[str, GenerationResult | None]]:
     """The one GPU function (``spaces.GPU`` wraps it on ZeroGPU): the engine's growing answer as
     ``(text, None)``, then ``(text, result)`` once finished. The result travels in the stream, not
