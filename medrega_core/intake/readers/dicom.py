@@ -433,7 +433,10 @@ def scan_from_dicom_file(part: DicomPart, limits: IntakeLimits) -> Scan:
         values = _allocate(pixels.shape, part.name)
         _modality_values(dataset, pixels, values)
         pixels = values
-    pixels = pixels[stack.order]
+    # Modality values are a fresh array: reorder (a full copy) only when out of order. Colour
+    # pixels may be pydicom's own cached array, so they are always copied.
+    if colour or stack.order != list(range(frames)):
+        pixels = pixels[stack.order]
     if stack.is_volume:
         kind, voxels = ScanKind.VOLUME, pixels[None]
     elif frames > 1:
