@@ -7,7 +7,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from medrega_core.render.proposal import ClickOutsidePictureError, propose_box
+from medrega_core.render import ClickOutsidePictureError, propose_box
 from medrega_core.tasks import PixelBox, iou
 
 
