@@ -75,3 +75,38 @@ def test_engine_matches_reference_case(conformance_engine, conformance_dir: Path
     assert [token for token, _ in result.first_step_top] == expected["top5_ids"]
     assert [logit for _, logit in result.first_step_top] == pytest.approx(expected["top5_logits"], abs=1e-2)
     assert result.output_ids == expected["output_ids"][1:2]
+
+
+def _full_picture_reference(image: Image.Image, size: int):
+    """InternVL's transform written plainly: PIL bicubic of the whole RGB picture, then torch normalisation."""
+    import numpy as np
+    import torch
+
+    from medrega_core.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    resized = image.resize((size, size), Image.Resampling.BICUBIC)
+    array = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
+    mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    return ((array - mean) / std).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+@pytest.mark.parametrize(("name", "grey"), [("RG1_UNCI.dcm", True), ("CT_small.dcm", True), ("US1_UNCR.dcm", False)])
+def test_preprocessing_is_bit_exact_with_the_full_picture_bicubic(name: str, grey: bool) -> None:
+    """Grey pictures take a one-band shortcut; it must not change a single value."""
+    import numpy as np
+    import torch
+    from pydicom.data import get_testdata_file
+
+    from medrega_core.engine.preprocess import pixel_values
+    from medrega_core.intake import open_scan, render
+
+    rgb = render(open_scan(get_testdata_file(name))).rgb
+    assert np.array_equal(rgb[..., 0], rgb[..., 2]) == grey
+    nearly_grey = rgb.copy()
+    nearly_grey[rgb.shape[0] // 2, rgb.shape[1] // 3, 1] ^= 1  # one level in one band: not grey any more
+    for picture in (rgb, nearly_grey):
+        image = Image.fromarray(picture)
+        for size in (448, 37):
+            pixels = pixel_values(image, size)
+            assert pixels.dtype == torch.float32 and pixels.is_contiguous()
+            assert torch.equal(pixels, _full_picture_reference(image, size)), (name, size)

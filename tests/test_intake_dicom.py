@@ -136,6 +136,31 @@ def test_colour_encodings_match_the_uncompressed_original(name: str, tolerance: 
     assert rgb.shape == original.shape and np.abs(rgb - original).max() <= tolerance
 
 
+def _reference_levels(modality: np.ndarray, window: Window, invert: bool) -> np.ndarray:
+    """The window written plainly: float32 ``(v - low) * 255 / width``, clipped, NaN black, half up."""
+    low = np.float32(window.center - window.width / 2.0)
+    scaled = (modality.astype(np.float32) - low) * np.float32(255.0 / window.width)
+    scaled = np.where(np.isnan(scaled), np.float32(0), np.clip(scaled, 0, 255))
+    levels = np.floor(scaled + np.float32(0.5)).astype(np.uint8)
+    return 255 - levels if invert else levels
+
+
+@pytest.mark.parametrize(("name", "preset"), [
+    ("CT_small.dcm", "soft_tissue"),  # rescale intercept -1024
+    ("CT_small.dcm", "lung"),
+    ("MR2_UNCI.dcm", "header"),  # rescale slope 3.77
+    ("RG1_UNCI.dcm", "auto"),  # MONOCHROME1, 15 of 16 bits stored
+    ("RG1_UNCI.dcm", "header"),
+])
+def test_rendered_levels_equal_the_window_formula_pixel_for_pixel(name: str, preset: str) -> None:
+    scan = open_scan(dicom_file(name))
+    rendering = render(scan, View(window=preset))
+    modality = scan.voxels[0, 0]
+    assert rendering.rgb.shape[:2] == modality.shape  # square pixels: no resampling in between
+    expected = _reference_levels(modality, rendering.window, scan.invert)
+    np.testing.assert_array_equal(_grey(rendering), expected)
+
+
 class TestWindowsFromHeader:
     def test_voi_lut_is_applied_for_the_header_window(self) -> None:
         path = dicom_file("vlut_04.dcm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
 from medrega_core.render import (
     OKABE_ITO,
@@ -22,7 +24,10 @@ from medrega_core.render import (
     palette_color,
     palette_hex,
     place_labels,
+    text_color_on,
 )
+from medrega_core.render.fonts import load_font
+from medrega_core.render.overlay import box_pixel_rect
 from medrega_core.tasks import PixelBox, parse_answer
 
 GREY = 90
@@ -144,6 +149,29 @@ class TestLabels:
         image = draw_overlay(_picture(400, 400), regions)
         for i in range(5):
             assert np.all(image == palette_color(i), axis=2).sum() > 100  # every tag's background shows
+
+    def test_labels_come_out_as_drawn_on_the_whole_picture(self) -> None:
+        """Labels are drawn through small patches; glyphs reaching past their tag (descenders, accents,
+        the picture's edges, tags stacked on each other) must match Pillow drawing on the whole picture."""
+        width, height = 420, 300
+        picture = (np.random.default_rng(3).random((height, width, 3)) * 255).astype(np.uint8)
+        boxes = [PixelBox(5, 5, 120, 90), PixelBox(300, 250, 419, 299), *[PixelBox(150, 150, 200, 200)] * 4]
+        names = ["Ågÿ 胰腺癌", "jqgy", "结节", "Ä", "gj", "右肺"]
+        regions = [OverlayRegion(name, [box], palette_color(i), "user" if i == 1 else "model", tag=i + 1)
+                   for i, (name, box) in enumerate(zip(names, boxes))]
+        style = OverlayStyle()
+        font = load_font(find_cjk_font(), style.font_size(width, height))
+        ascent, descent = font.getmetrics()
+        pad = max(2, (ascent + descent) // 6)
+        texts = [f"{i + 1} {name}" for i, name in enumerate(names)]
+        sizes = [(math.ceil(font.getlength(text)) + 2 * pad, ascent + descent + 2 * pad) for text in texts]
+        rects = place_labels(sizes, [box_pixel_rect(box, width, height) for box in boxes], width, height)
+        expected = Image.fromarray(draw_overlay(picture, regions, NO_LABELS))
+        draw = ImageDraw.Draw(expected)
+        for text, rect, region in zip(texts, rects, regions):
+            draw.rectangle((rect[0], rect[1], rect[2] - 1, rect[3] - 1), fill=region.color, outline=(0, 0, 0))
+            draw.text((rect[0] + pad, rect[1] + pad), text, font=font, fill=text_color_on(region.color))
+        np.testing.assert_array_equal(draw_overlay(picture, regions, style), np.asarray(expected))
 
     def test_label_size_scales(self) -> None:
         style = OverlayStyle()
