@@ -72,16 +72,16 @@ def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
     """Write an H x W x 3 uint8 picture losslessly under a fresh name (browsers cache by name).
 
     ``gray`` (all three channels equal) writes one channel: a third of the bytes to compress.
-    These files are transient, so speed wins over size: one fixed row filter (Sub) and zlib's
-    run-length strategy at level 1 encode a 7.5-megapixel radiograph about twice as fast as
-    Pillow's adaptive filtering, and smaller.
+    These files are transient, so speed wins over size: one fixed row filter (Sub) and Huffman
+    coding alone (no match search) encode a 7.5-megapixel radiograph two to three times as fast
+    as Pillow's adaptive filtering at zlib level 1, and smaller.
     """
     import cv2  # only the display PNG needs OpenCV in this module
 
     path = folder / f"view-{uuid.uuid4().hex[:12]}.png"
     picture = rgb[..., 0] if gray else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     settings = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB,
-                cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+                cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
     _, data = cv2.imencode(".png", np.ascontiguousarray(picture), settings)
     path.write_bytes(data.tobytes())
     return str(path)
