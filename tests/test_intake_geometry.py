@@ -71,6 +71,18 @@ class TestWindowing:
         values = np.array([-1000.0, -160.0, 40.0, 240.0, 3000.0, np.nan], dtype=np.float32)
         assert apply_window(values, Window(40, 400)).tolist() == [0, 0, 128, 255, 255, 0]
 
+    def test_window_does_not_depend_on_layout_or_block_boundaries(self) -> None:
+        # Large enough for several processing blocks; views as coronal/sagittal cuts give them.
+        values = np.linspace(-1200.0, 1500.0, 700 * 300, dtype=np.float32).reshape(700, 300)
+        values[::7, ::5] = np.nan
+        window = Window(40, 400)
+        whole = apply_window(values, window)
+        assert whole.dtype == np.uint8 and whole.shape == values.shape
+        np.testing.assert_array_equal(apply_window(values.T, window), whole.T)
+        np.testing.assert_array_equal(apply_window(values[::-1, ::3], window), whole[::-1, ::3])
+        np.testing.assert_array_equal(apply_window(values.reshape(7, 100, 300), window), whole.reshape(7, 100, 300))
+        np.testing.assert_array_equal(apply_window(values.astype(np.float64)[:, 0], window), whole[:, 0])
+
     def test_robust_window_ignores_outliers_and_nan(self) -> None:
         values = np.concatenate([np.linspace(0, 100, 10_000), [1e6, -1e6], [np.nan] * 50]).astype(np.float32)
         low, high = robust_window(values).bounds

@@ -100,6 +100,10 @@ class VoiLut:
         return Window(self.first_mapped + len(self.table) / 2.0, float(len(self.table)))
 
 
+#: Values windowed per step (a 256 KiB float32 scratch block).
+_WINDOW_BLOCK = 1 << 16
+
+
 def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     """Map modality values linearly through ``window`` to grey levels.
 
@@ -116,15 +120,26 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
         Same shape, uint8 0..255.
     """
     low, high = window.bounds
-    # One float32 buffer, updated in place. fmax/fmin return the number when the other operand is
-    # NaN, so padding lands on the lower bound (black) without a separate NaN pass; adding the
-    # rounding half before clamping to [0.5, 255.5] equals clamping to [0, 255] and then adding it.
-    scaled = np.subtract(values, np.float32(low), dtype=np.float32)
-    scaled *= np.float32(255.0 / (high - low))
-    scaled += np.float32(0.5)
-    np.fmax(scaled, np.float32(0.5), out=scaled)
-    np.fmin(scaled, np.float32(255.5), out=scaled)
-    return scaled.astype(np.uint8)
+    offset, scale, half = np.float32(low), np.float32(255.0 / (high - low)), np.float32(0.5)
+    columns = values.shape[-1] if values.ndim and values.shape[-1] else 1
+    rows = values.reshape(-1, columns)
+    levels = np.empty(rows.shape, np.uint8)
+    step = max(1, _WINDOW_BLOCK // rows.shape[1])
+    scratch = np.empty((min(step, rows.shape[0]), rows.shape[1]), np.float32)
+    # A few rows at a time through one float32 scratch block that stays in the CPU cache, updated
+    # in place. fmax/fmin return the number when the other operand is NaN, so padding lands on
+    # the lower bound (black) without a NaN pass; adding the rounding half before clamping to
+    # [0.5, 255.5] equals clamping to [0, 255] and then adding it.
+    for start in range(0, rows.shape[0], step):
+        part = rows[start : start + step]
+        block = scratch[: part.shape[0]]
+        np.subtract(part, offset, out=block, dtype=np.float32)
+        block *= scale
+        block += half
+        np.fmax(block, half, out=block)
+        np.fmin(block, np.float32(255.5), out=block)
+        np.copyto(levels[start : start + step], block, casting="unsafe")
+    return levels.reshape(values.shape)
 
 
 def apply_voi_lut(values: np.ndarray, lut: VoiLut) -> np.ndarray:
