@@ -110,3 +110,15 @@ def test_preprocessing_is_bit_exact_with_the_full_picture_bicubic(name: str, gre
             pixels = pixel_values(image, size)
             assert pixels.dtype == torch.float32 and pixels.is_contiguous()
             assert torch.equal(pixels, _full_picture_reference(image, size)), (name, size)
+
+
+def test_array_pictures_become_independent_rgb_images() -> None:
+    """The engine keeps the picture (feature cache key): later changes to the caller's array must not reach it."""
+    import numpy as np
+
+    from medrega_core.engine.preprocess import as_rgb_image
+
+    for array in (np.full((6, 5, 3), 40, np.uint8), np.full((6, 5), 40, np.uint8)):
+        image = as_rgb_image(array)
+        array[...] = 200
+        assert image.mode == "RGB" and image.size == (5, 6) and image.getpixel((2, 3)) == (40, 40, 40)

@@ -34,7 +34,8 @@ def as_rgb_image(image: Image.Image | np.ndarray) -> Image.Image:
                 shape=tuple(image.shape),
                 dtype=str(image.dtype),
             )
-        return Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+        picture = Image.fromarray(np.ascontiguousarray(image))  # a copy: Pillow maps no RGB arrays
+        return picture if picture.mode == "RGB" else picture.convert("RGB")
     raise GenerationInputError(
         N_("The image must be a picture or an H x W x 3 array; got {kind}."), kind=type(image).__name__
     )
