@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 import torch
-from PIL import Image, ImageChops
+from PIL import Image
 
 from medrega_core.engine.errors import N_, GenerationInputError
 
@@ -57,7 +57,7 @@ def _bicubic_resize(image: Image.Image, size: int) -> Image.Image:
     """
     if image.mode == "RGB":
         red, green, blue = image.split()
-        if ImageChops.difference(red, green).getbbox() is None and ImageChops.difference(red, blue).getbbox() is None:
+        if red.tobytes() == green.tobytes() == blue.tobytes():
             return red.resize((size, size), Image.Resampling.BICUBIC)
     return image.resize((size, size), Image.Resampling.BICUBIC)
 
