@@ -13,7 +13,9 @@ Stages, each timed separately (median of ``--repeats`` runs, milliseconds):
 The pictures are real: CT_small.dcm (pydicom) resampled to 512x512, and the CR chest radiograph
 RG1_UNCI.dcm (pydicom-data, 1955x1841) resampled to 3000x2500, written as DICOM in a temporary folder.
 
-Run: ``python bench/request_overhead.py [--repeats 15]``.
+Run: ``python bench/request_overhead.py [--repeats 15]``. For before/after numbers, run an older
+commit's copy (``git archive <commit> | tar -x -C /tmp/base``) and this one back to back on the same
+machine; ``docs/APP.md`` ("Request overhead") records such a pair.
 """
 
 from __future__ import annotations
