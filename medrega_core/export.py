@@ -19,7 +19,7 @@ from PIL import Image
 
 from medrega_core import __version__
 from medrega_core.errors import N_, MedRegAError
-from medrega_core.i18n import translator
+from medrega_core.i18n import translate
 from medrega_core.intake import Rendering, Scan
 from medrega_core.tasks import PixelBox, RegionRow, parse_answer, region_rows
 
@@ -143,43 +143,70 @@ def build_json(record: ExportRecord, created: datetime) -> dict[str, Any]:
     }
 
 
+#: Headings and labels of the Markdown report (marked here: babel does not look inside f-strings).
+MARKDOWN_LABELS = {
+    "disclaimer": DISCLAIMER,
+    "title": N_("MedRegA Workbench report"),
+    "annotated_picture": N_("Annotated picture"),
+    "scan": N_("Scan"),
+    "modality": N_("Modality"),
+    "body_part": N_("Body part"),
+    "plane": N_("Plane"),
+    "slice": N_("slice"),
+    "frame": N_("frame"),
+    "window": N_("Window"),
+    "question": N_("Question"),
+    "task": N_("Task"),
+    "answer": N_("Answer"),
+    "regions": N_("Regions"),
+    "name": N_("Name"),
+    "pixels": N_("Pixels"),
+    "size_mm": N_("Size (mm)"),
+    "model": N_("Model"),
+    "checkpoint": N_("Checkpoint"),
+    "quantization": N_("Quantization"),
+    "app_version": N_("App version"),
+    "created_utc": N_("Created (UTC)"),
+}
+
+
 def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
-    _ = translator(lang)
+    label = {key: translate(text, lang) for key, text in MARKDOWN_LABELS.items()}
     info = document["scan"]["info"]
     view = document["view"]
     window = view["window"]
     lines = [
-        f"# {_('MedRegA Workbench report')}",
+        f"# {label['title']}",
         "",
-        f"> {_(DISCLAIMER)}",
+        f"> {label['disclaimer']}",
         "",
-        f"![{_('Annotated picture')}]({png_name})",
+        f"![{label['annotated_picture']}]({png_name})",
         "",
-        f"## {_('Scan')}",
+        f"## {label['scan']}",
         "",
-        f"- {_('Modality')}: {info.get('modality') or '-'}",
-        f"- {_('Body part')}: {info.get('body_part') or '-'}",
-        f"- {_('Plane')}: {view['plane']}, {_('slice')} {view['slice_index']}, {_('frame')} {view['frame']}",
-        f"- {_('Window')}: " + (f"C {window['center']:g} / W {window['width']:g}" if window else "-"),
+        f"- {label['modality']}: {info.get('modality') or '-'}",
+        f"- {label['body_part']}: {info.get('body_part') or '-'}",
+        f"- {label['plane']}: {view['plane']}, {label['slice']} {view['slice_index']}, {label['frame']} {view['frame']}",
+        f"- {label['window']}: " + (f"C {window['center']:g} / W {window['width']:g}" if window else "-"),
         "",
-        f"## {_('Question')}",
+        f"## {label['question']}",
         "",
-        f"{_('Task')}: `{document['task']}`",
+        f"{label['task']}: `{document['task']}`",
         "",
         "```text",
         document["prompt"],
         "```",
         "",
-        f"## {_('Answer')}",
+        f"## {label['answer']}",
         "",
         document["answer"],
         "",
     ]
     if document["regions"]:
         lines += [
-            f"## {_('Regions')}",
+            f"## {label['regions']}",
             "",
-            f"| # | {_('Name')} | 0-999 | {_('Pixels')} | {_('Size (mm)')} |",
+            f"| # | {label['name']} | 0-999 | {label['pixels']} | {label['size_mm']} |",
             "|---|---|---|---|---|",
         ]
         for region in document["regions"]:
@@ -190,12 +217,12 @@ def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
         lines.append("")
     model = document["model"]
     lines += [
-        f"## {_('Model')}",
+        f"## {label['model']}",
         "",
-        f"- {_('Checkpoint')}: {model.get('checkpoint', '-')}",
-        f"- {_('Quantization')}: {model.get('quantization', '-')}",
-        f"- {_('App version')}: {document['app']['version']}",
-        f"- {_('Created (UTC)')}: {document['created_utc']}",
+        f"- {label['checkpoint']}: {model.get('checkpoint', '-')}",
+        f"- {label['quantization']}: {model.get('quantization', '-')}",
+        f"- {label['app_version']}: {document['app']['version']}",
+        f"- {label['created_utc']}: {document['created_utc']}",
         "",
     ]
     return "\n".join(lines)
