@@ -213,7 +213,8 @@ def _labels_for(region: OverlayRegion, rects: list[Rect]) -> list[_Label]:
     return [_Label(text, tuple(region.color), rect) for text, rect in zip(texts, rects) if text]
 
 
-def _checked_picture(rgb: np.ndarray) -> np.ndarray:
+def checked_picture(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as an array, or an ``OverlayError`` unless it is an H x W x 3 uint8 picture."""
     array = np.asarray(rgb)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or 0 in array.shape:
         raise OverlayError(
@@ -246,7 +247,7 @@ def draw_overlay(rgb: np.ndarray, regions: Sequence[OverlayRegion], style: Overl
         The picture is not H x W x 3 uint8, or no CJK font is installed for the labels.
     """
     style = style or OverlayStyle()
-    canvas = _checked_picture(rgb)
+    canvas = checked_picture(rgb)
     height, width = canvas.shape[:2]
     thickness = style.line_width(width, height)
     labels: list[_Label] = []

@@ -17,6 +17,7 @@ import numpy as np
 
 from medrega_core.errors import N_
 from medrega_core.render.fonts import OverlayError
+from medrega_core.render.overlay import checked_picture
 from medrega_core.tasks import PixelBox
 
 #: Work on at most this many pixels along the longer side; proposals need no more detail.
@@ -30,13 +31,7 @@ class ClickOutsidePictureError(OverlayError):
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
-    array = np.asarray(rgb)
-    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or 0 in array.shape:
-        raise OverlayError(
-            N_("The picture must be an H x W x 3 array of 8-bit values; got shape {shape} of type {dtype}."),
-            shape="x".join(map(str, array.shape)), dtype=str(array.dtype),
-        )
-    return cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(np.ascontiguousarray(checked_picture(rgb)), cv2.COLOR_RGB2GRAY)
 
 
 def _fill(image: np.ndarray, seed: tuple[int, int], tolerance: float, opening: int) -> np.ndarray:

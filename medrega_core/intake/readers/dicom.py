@@ -443,16 +443,23 @@ def scan_from_dicom_file(part: DicomPart, limits: IntakeLimits) -> Scan:
         kind, voxels = ScanKind.FRAMES, pixels[:, None]
     else:
         kind, voxels = ScanKind.IMAGE, pixels[None]
+    return _scan("dicom", kind, voxels, stack.geometry, dataset, colour)
+
+
+def _scan(
+    format_name: str, kind: ScanKind, voxels: np.ndarray, geometry: VolumeGeometry, header: Dataset, colour: bool
+) -> Scan:
+    """A ``Scan`` whose display and export facts (window, VOI LUT, inversion, header) come from ``header``."""
     return Scan(
-        format="dicom",
+        format=format_name,
         kind=kind,
         voxels=voxels,
-        geometry=stack.geometry,
-        metadata=_metadata(dataset),
-        header_window=None if colour else _header_window(dataset),
-        voi_lut=None if colour else _voi_lut(dataset),
-        invert=str(dataset.get("PhotometricInterpretation", "")) == "MONOCHROME1",
-        dicom_header=_header_only(dataset),
+        geometry=geometry,
+        metadata=_metadata(header),
+        header_window=None if colour else _header_window(header),
+        voi_lut=None if colour else _voi_lut(header),
+        invert=str(header.get("PhotometricInterpretation", "")) == "MONOCHROME1",
+        dicom_header=_header_only(header),
     )
 
 
@@ -505,17 +512,8 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits) -> Scan
             _modality_values(parts[index].dataset, pixels, voxels[slot : slot + 1])
     reference = parts[stack.order[0]].dataset
     kind = ScanKind.VOLUME if stack.is_volume else ScanKind.FRAMES
-    return Scan(
-        format="dicom-series",
-        kind=kind,
-        voxels=voxels[None] if kind is ScanKind.VOLUME else voxels[:, None],
-        geometry=stack.geometry,
-        metadata=_metadata(reference),
-        header_window=None if colour else _header_window(reference),
-        voi_lut=None if colour else _voi_lut(reference),
-        invert=str(reference.get("PhotometricInterpretation", "")) == "MONOCHROME1",
-        dicom_header=_header_only(reference),
-    )
+    return _scan("dicom-series", kind, voxels[None] if kind is ScanKind.VOLUME else voxels[:, None], stack.geometry,
+                 reference, colour)
 
 
 def parse_dicom_bytes(data: bytes, name: str) -> Dataset:
