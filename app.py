@@ -23,32 +23,31 @@ from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
 from ui_components.status import create_status, wire_status
 from ui_components.task_panel import create_task_panel, wire_task_panel
-from ui_components.viewer import ZOOM_CSS, create_viewer, wire_viewer
+from ui_components.viewer import create_viewer, wire_viewer
+from ui_components.viewer_data import ROUTE
 
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
 UPLOAD_TTL_SECONDS = 3600
-CSS = "#notice {border-left: 4px solid #d55e00; padding-left: 8px} " + ZOOM_CSS
+CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {margin: 0}"
+       " #scan-upload {max-height: 96px; overflow: auto} #status, #notice {margin: 0}")
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
     """Lay out the panels, wire their events, and return the (not yet launched) Blocks and its page."""
     with gr.Blocks(title="MedRegA Workbench", delete_cache=(UPLOAD_TTL_SECONDS, UPLOAD_TTL_SECONDS)) as demo:
-        state = gr.State(SessionState(), delete_callback=delete_session)
-        with gr.Row():
+        state = gr.State(SessionState(), delete_callback=lambda session: delete_session(session, ctx.scans))
+        with gr.Row(equal_height=True):
             title = gr.Markdown(title_text(translator("en")), elem_id="title")
             language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="language", scale=0,
-                                min_width=200)
+                                min_width=220, container=False)
         status = create_status(ctx)
         with gr.Row():
-            with gr.Column(scale=5):
-                viewer = create_viewer(ctx)
             with gr.Column(scale=6):
-                regions = create_regions(ctx)
-        with gr.Row():
+                viewer = create_viewer(ctx)
             with gr.Column(scale=5):
                 task = create_task_panel(ctx)
-            with gr.Column(scale=6):
                 chat = create_chat(ctx)
+                regions = create_regions(ctx)
         with gr.Row():
             with gr.Column():
                 export = create_export(ctx)
@@ -58,8 +57,8 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
         page = Page(state, language, title, status, viewer, regions, task, chat, export, examples, refresh_prompt)
         wire_status(status, ctx, state)
         wire_viewer(page, ctx)
-        wire_regions(regions, ctx, state, refresh_prompt)
-        for event in wire_chat(chat, ctx, state, task, regions):
+        wire_regions(page, ctx)
+        for event in wire_chat(page, ctx):
             refresh_prompt(event)
         wire_export(export, ctx, state)
         wire_examples(page, ctx)
@@ -101,9 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     ctx = AppContext.create(options, work_root)
     ctx.host.start()
     demo, _page = build_demo(ctx)
-    demo.launch(server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
-                max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS,
-                show_error=True, footer_links=["api", "settings"])
+    app, _local, _share = demo.launch(
+        server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
+        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS, show_error=True,
+        footer_links=["api", "settings"], prevent_thread_lock=True)
+    # The viewer's slice values come from memory, not files: one route beside Gradio's own.
+    app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])
+    demo.block_thread()
 
 
 if __name__ == "__main__":

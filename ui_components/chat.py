@@ -19,7 +19,7 @@ from medrega_core.i18n import translator
 from medrega_core.render import palette_hex
 from medrega_core.tasks import answer_segments, parse_answer
 from ui_components import regions as regions_panel
-from ui_components import task_panel
+from ui_components import task_panel, viewer
 from ui_components.context import MODEL_CONCURRENCY_ID, AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
 from ui_components.state import Exchange, SessionState
@@ -60,13 +60,16 @@ def create_chat(ctx: AppContext) -> ChatHandles:
     return ChatHandles(chatbot, answer, ask, stop, new_chat, speed)
 
 
-def messages(state: SessionState) -> list[dict[str, str]]:
-    """The conversation in Gradio's messages format (the prompt as sent, the answer as received)."""
-    out: list[dict[str, str]] = []
+def messages(state: SessionState) -> list[dict[str, Any]]:
+    """The conversation in Gradio's messages format: the prompt as sent, the answer as received and,
+    once finished, the picture it was about with its boxes drawn."""
+    out: list[dict[str, Any]] = []
     for exchange in state.exchanges:
         out.append({"role": "user", "content": exchange.prompt})
         if exchange.answer:
             out.append({"role": "assistant", "content": exchange.answer})
+        if exchange.picture:
+            out.append({"role": "assistant", "content": {"path": exchange.picture}})
     return out
 
 
@@ -85,6 +88,10 @@ def cleared(h: ChatHandles, state: SessionState) -> dict[Any, Any]:
     return {h.chatbot: messages(state), h.answer: coloured_answer(state), h.speed: ""}
 
 
+def cleared_outputs(h: ChatHandles) -> set[Any]:
+    return {h.chatbot, h.answer, h.speed}
+
+
 def speed_text(tokens: int, seconds: float, _: Translate) -> str:
     """Generated tokens (``<|im_end|>`` included), model time in seconds and their rate; empty without either."""
     if not tokens or seconds <= 0:
@@ -93,30 +100,34 @@ def speed_text(tokens: int, seconds: float, _: Translate) -> str:
              rate=f"{tokens / seconds:.1f}")
 
 
-def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: task_panel.TaskHandles,
-              regions: regions_panel.RegionHandles) -> list[Any]:
+def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
     """Wire ask, stop and new conversation; returns the events after which the prompt must be rebuilt
     (a follow-up's prompt has no ``<image>``)."""
+    h, task, viewer_h = page.chat, page.task, page.viewer
     stream_on_gpu = ctx.on_gpu(stream_answer)
 
-    def ask(state: SessionState, prompt_text: str, task_id: str, variant: str | None, question: str, objects: str,
-            candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
+    def ask(reported: dict[str, Any] | None, state: SessionState, prompt_text: str, task_id: str,
+            variant: str | None, question: str, objects: str, candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
         values = (task_id, variant, question, objects, candidates, modality)
         _ = translator(state.lang)
         try:
             engine = ctx.host.require()
-            if state.rendering is None:
+            if state.scan is None:
                 raise plain_error(N_("Load a scan first."), state.lang)
+            viewer.adopt_viewer_state(state, reported)
+            rendering = viewer.render_for_model(state)
             prompt = (prompt_text or "").strip() or task_panel.prompt_for(
                 state, task_panel.request_from_widgets(state, *values))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        exchange = Exchange(task=task_id, prompt=prompt)
         history = state.history
+        exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering,
+                            user_boxes=tuple(state.user_boxes))
         state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
+        state.parsed = None
         state.exchanges.append(exchange)
         state.cancel = cancel = threading.Event()
-        image = Image.fromarray(state.rendering.rgb)
+        image = Image.fromarray(rendering.rgb)
         boxes_shown, finished = -1, None
         try:
             for text, finished in stream_on_gpu(engine, image, prompt, history, cancel):
@@ -125,22 +136,21 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
                 exchange.answer = text
                 state.parsed = parse_answer(text)
                 box_count = len(state.parsed.boxes)
-                # Redraw the picture only when a box arrives: drawing is the costly part of an update.
-                yield answer_updates(state, redraw=box_count != boxes_shown)
+                # The viewer and the table change only when a box arrives.
+                yield answer_updates(state, boxes=box_count != boxes_shown)
                 boxes_shown = box_count
         except MedRegAError as error:
             state.exchanges.remove(exchange)
             raise user_error(error, state.lang) from None
         finally:
             cancel.set()
+        regions_panel.save_answer_picture(state, exchange, ctx)
         speed = speed_text(len(finished.output_ids), finished.seconds, _)  # the stream always ends with its result
-        yield {**answer_updates(state, redraw=True), h.speed: speed}
+        yield {**answer_updates(state, boxes=True), h.speed: speed}
 
-    def answer_updates(state: SessionState, redraw: bool) -> dict[Any, Any]:
+    def answer_updates(state: SessionState, boxes: bool) -> dict[Any, Any]:
         updates = {h.chatbot: messages(state), h.answer: coloured_answer(state)}
-        if redraw:
-            updates.update(regions_panel.picture_updates(regions, state, ctx, translator(state.lang), canvas=False))
-        return updates
+        return {**updates, **page.picture_updates(state)} if boxes else updates
 
     def stop(state: SessionState) -> None:
         if state.cancel is not None:
@@ -148,15 +158,16 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
 
     def new_chat(state: SessionState) -> dict[Any, Any]:
         state.exchanges, state.parsed, state.selected_region = [], None, None
-        return {**cleared(h, state), **regions_panel.picture_updates(regions, state, ctx, translator(state.lang),
-                                                                    canvas=False)}
+        return {**cleared(h, state), **page.picture_updates(state)}
 
-    outputs = {h.chatbot, h.answer, h.speed, regions.overlay, regions.table, regions.selected}
-    ask_event = gr.on([h.ask.click, task.question.submit], ask, [state_holder, task.prompt, *task.inputs], outputs,
-                      api_name="ask", concurrency_limit=1, concurrency_id=MODEL_CONCURRENCY_ID,
+    outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
+    ask_event = gr.on([h.ask.click, task.question.submit], ask,
+                      [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
+                      js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=1,
+                      concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
-    h.stop.click(stop, [state_holder], None, api_name="stop", cancels=[ask_event], queue=False)
-    new_chat_event = h.new_chat.click(new_chat, [state_holder], outputs, api_name="new_chat")
+    h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)
+    new_chat_event = h.new_chat.click(new_chat, [page.state], outputs, api_name="new_chat")
     return [ask_event, new_chat_event]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from medrega_core.errors import N_, EngineError, MedRegAError
+from ui_components.viewer_data import ScanRegistry
 
 #: Every model event shares this concurrency group, so one generation runs at a time on the GPU.
 MODEL_CONCURRENCY_ID = "medrega-model"
@@ -151,14 +152,17 @@ def gpu_decorator() -> Callable[[Callable], Callable]:
 
 @dataclass(frozen=True)
 class AppContext:
-    """What every panel may read: options, the engine host, the GPU decorator and the upload limit."""
+    """What every panel may read: options, the engine host, the GPU decorator, the sessions' folder
+    root and the open scans the viewer reads (each session reaches only its own, by its token)."""
 
     options: ServerOptions
     host: EngineHost
     on_gpu: Callable[[Callable], Callable]
     work_root: Path
+    scans: ScanRegistry
 
     @classmethod
     def create(cls, options: ServerOptions, work_root: Path) -> "AppContext":
         work_root.mkdir(parents=True, exist_ok=True)
-        return cls(options=options, host=EngineHost(options), on_gpu=gpu_decorator(), work_root=work_root)
+        return cls(options=options, host=EngineHost(options), on_gpu=gpu_decorator(), work_root=work_root,
+                   scans=ScanRegistry())

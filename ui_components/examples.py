@@ -50,20 +50,18 @@ def source_text(example: Example, _: Translate) -> str:
 
 def wire_examples(page: "Page", ctx: AppContext) -> None:
     """A click on an example opens its files and fills in its suggested task for the session's language."""
-    from ui_components import viewer
-
     h, t = page.examples, page.task
 
     def on_pick(index: int | None, state: SessionState) -> dict[Any, Any]:
         if index is None:
             return {}
         example = h.catalog[index]
-        updates = viewer.open_files(page, ctx, [str(p) for p in example.paths], state)
+        updates = page.open_files(ctx, [str(p) for p in example.paths], state)
         suggestion = example.suggestion(state.lang)
         updates.update({t.task: suggestion.task.value, t.question: suggestion.question,
                         t.objects: ", ".join(suggestion.objects),
                         h.source: source_text(example, translator(state.lang))})
         return updates
 
-    outputs = viewer.scan_outputs(page) | {t.task, t.question, t.objects, h.source}
+    outputs = page.scan_outputs() | {t.task, t.question, t.objects, h.source}
     page.refresh_prompt(h.gallery.click(on_pick, [h.gallery, page.state], outputs, api_name="open_example"))

@@ -47,12 +47,12 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
     info = ctx.host.describe()
     record = ExportRecord(
         task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
-        rendering=state.rendering, scan=state.scan, user_boxes=tuple(u.box for u in state.user_boxes),
+        rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
         engine_info=info, generation=ctx.host.generation_settings(), include_identifiers=bool(include_identifiers),
     )
     folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:
-        files = write_bundle(record, folder, regions_panel.overlay_picture(state))
+        files = write_bundle(record, folder, regions_panel.answer_picture(state, exchange))
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
     return [str(files.png), str(files.json), str(files.markdown)]

@@ -1,4 +1,4 @@
-"""The whole page as one typed object, and the language switch that re-labels all of it."""
+"""The whole page as one typed object: the updates that span several panels, and the language switch."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from medrega_core.errors import MedRegAError
 from medrega_core.i18n import normalize_language, translator
 from ui_components import chat, examples, export, regions, status, task_panel, viewer
 from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
 from ui_components.examples import ExamplesHandles
 from ui_components.export import ExportHandles
-from ui_components.labels import merge_updates, relabel
+from ui_components.labels import merge_updates, relabel, user_error
 from ui_components.regions import RegionHandles
 from ui_components.state import SessionState
 from ui_components.status import StatusHandles
@@ -39,6 +40,38 @@ class Page:
     #: ``refresh_prompt(event)`` chains the prompt preview after an event that changes picture or boxes.
     refresh_prompt: Callable[[Any], Any]
 
+    def region_updates(self, state: SessionState) -> dict[Any, Any]:
+        """The region table and the selected region, for the picture and boxes of the session."""
+        return regions.region_updates(self.regions, state, translator(state.lang))
+
+    def picture_updates(self, state: SessionState, push_view: bool = False, push_boxes: bool = False) -> dict[Any, Any]:
+        """The viewer (model boxes, and the server's view or boxes when pushed) and the region table."""
+        return {self.viewer.viewer: viewer.viewer_value(state, push_view, push_boxes), **self.region_updates(state)}
+
+    def picture_outputs(self) -> set[Any]:
+        return {self.viewer.viewer, *regions.region_outputs(self.regions)}
+
+    def open_files(self, ctx: AppContext, files: list[str] | str | None, state: SessionState,
+                   series_uid: str | None = None) -> dict[Any, Any]:
+        """Open uploaded (or example) files into the session: a new scan is a new case."""
+        if not files:
+            return {}
+        paths = [files] if isinstance(files, str) else list(files)
+        try:
+            series = viewer.load_files(state, ctx, paths, series_uid or None)
+        except MedRegAError as error:
+            raise user_error(error, state.lang) from None
+        if series is not None:
+            state.scan_paths = paths
+            return viewer.series_updates(self.viewer, series)
+        return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
+                **chat.cleared(self.chat, state)}
+
+    def scan_outputs(self) -> set[Any]:
+        """Every widget :meth:`open_files` may update."""
+        h = self.viewer
+        return {h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
+
 
 def title_text(_: Callable[..., str]) -> str:
     return "## " + _("MedRegA Workbench") + "\n" + _(
@@ -52,14 +85,12 @@ def panels(page: Page) -> list[tuple[Any, Any]]:
 
 
 def switch_language(page: Page, ctx: AppContext, lang: str, state: SessionState) -> dict[Any, Any]:
-    """Every text of the page in ``lang``; the scan, boxes and conversation stay as they are."""
+    """Every text of the page in ``lang``; the scan, view, boxes and conversation stay as they are."""
     state.lang = normalize_language(lang)
     _ = translator(state.lang)
     parts = [relabel(handles, module.texts(_, state)) for module, handles in panels(page)]
-    if state.rendering is not None:
-        parts.append(regions.picture_updates(page.regions, state, ctx, _, canvas=False))
-        parts.append({page.viewer.orientation: viewer.orientation_text(state.rendering, _)})
-    parts += [examples.relabel_samples(page.examples, state.lang), status.refreshed(page.status, ctx, _),
+    parts += [page.picture_updates(state), {page.viewer.scan_line: viewer.scan_line_text(state, _)},
+              examples.relabel_samples(page.examples, state.lang), status.refreshed(page.status, ctx, _),
               {page.title: title_text(_)}]
     return merge_updates(*parts)
 
@@ -68,5 +99,5 @@ def all_text_outputs(page: Page) -> set[Any]:
     """Every widget :func:`switch_language` updates."""
     _ = translator("en")
     names = {getattr(h, name) for module, h in panels(page) for name in module.texts(_)}
-    return names | {page.regions.overlay, page.regions.table, page.regions.selected, page.examples.gallery,
-                    page.status.status, page.title, page.viewer.orientation}
+    return names | page.picture_outputs() | {page.examples.gallery, page.status.status, page.title,
+                                             page.viewer.scan_line}

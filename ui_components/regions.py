@@ -1,8 +1,7 @@
-"""Region panel: the drawing canvas, the annotated picture (click to propose or select a box) and
-the region table.
+"""Region panel: the table of the user's and the model's boxes, the region follow-ups refer to, and
+the answer's picture (OpenCV-drawn by :func:`medrega_core.render.draw_overlay`, PNG, never WebP).
 
-The canvas (``gradio_image_annotation``) reports boxes in picture pixels of the current rendering;
-the annotated picture is drawn by :func:`medrega_core.render.draw_overlay` and is PNG, never WebP.
+The boxes themselves are drawn, moved and named in the viewer (:mod:`ui_components.viewer`).
 """
 
 from __future__ import annotations
@@ -10,30 +9,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
-from gradio_image_annotation import image_annotator
-from PIL import Image
 
-from medrega_core.i18n import translator
-from medrega_core.errors import MedRegAError
-from medrega_core.render import OverlayRegion, draw_overlay, palette_color, propose_box
-from medrega_core.tasks import PixelBox, RegionRow, box_in_scan, region_rows, to_model
+from medrega_core.render import OverlayRegion, draw_overlay, palette_color
+from medrega_core.tasks import RegionRow, box_in_scan, region_rows, to_model
 from ui_components.context import AppContext
-from ui_components.labels import Texts, Translate, user_error
-from ui_components.state import SessionState, UserBox
+from ui_components.labels import Texts, Translate
+from ui_components.state import Exchange, SessionState
+
+if TYPE_CHECKING:
+    from ui_components.page import Page
 
 USER_COLOR = (255, 255, 255)
-#: Display height of the pictures, in CSS pixels, at zoom 1x.
-BASE_HEIGHT = 512
 
 
 @dataclass(frozen=True)
 class RegionHandles:
-    canvas: Any  # image_annotator
-    overlay: gr.Image
     selected: gr.Markdown
     table: gr.Dataframe
     clear: gr.Button
@@ -41,8 +35,6 @@ class RegionHandles:
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
     return {
-        "canvas": {"label": _("Draw a box: drag on the picture; double-click a box to rename it, Delete removes it")},
-        "overlay": {"label": _("Annotated picture: click to propose a box, or click a model box to ask about it")},
         "table": {"label": _("Regions"), "headers": table_headers(_)},
         "clear": {"value": _("Clear my boxes")},
         "selected": {"value": selected_text(state, _) if state else ""},
@@ -55,17 +47,11 @@ def table_headers(_: Translate) -> list[str]:
 
 def create_regions(ctx: AppContext) -> RegionHandles:
     t = texts(lambda m, **p: m)
-    canvas = image_annotator(
-        value=None, label_list=[], image_type="numpy", sources=[], show_clear_button=False,
-        box_min_size=4, height=BASE_HEIGHT, elem_id="region-canvas", **t["canvas"],
-    )
-    overlay = gr.Image(format="png", type="filepath", interactive=False, height=BASE_HEIGHT,
-                       elem_id="annotated-picture", **t["overlay"])
     selected = gr.Markdown(elem_id="selected-region")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table",
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="region-table", max_height=260,
                          column_widths=["22%", "10%", "20%", "20%", "14%", "14%"], **t["table"])
     clear = gr.Button(size="sm", elem_id="clear-boxes", **t["clear"])
-    return RegionHandles(canvas, overlay, selected, table, clear)
+    return RegionHandles(selected, table, clear)
 
 
 def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
@@ -76,7 +62,7 @@ def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
     coding alone (no match search) encode a 7.5-megapixel radiograph two to three times as fast
     as Pillow's adaptive filtering at zlib level 1, and smaller.
     """
-    import cv2  # only the display PNG needs OpenCV in this module
+    import cv2  # only the PNG writer needs OpenCV in this module
 
     path = folder / f"view-{uuid.uuid4().hex[:12]}.png"
     picture = rgb[..., 0] if gray else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -87,48 +73,29 @@ def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
     return str(path)
 
 
-def boxes_from_canvas(value: dict | None) -> list[UserBox]:
-    """The canvas's boxes ({xmin, ymin, xmax, ymax, label}) as typed user boxes."""
-    if not value:
-        return []
-    return [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])), b.get("label") or "")
-            for b in value.get("boxes") or []]
-
-
-def canvas_value(state: SessionState, ctx: AppContext) -> dict | None:
-    """The canvas content: the current rendering (as a PNG file) with the user's boxes."""
-    if state.rendering is None:
-        return None
-    boxes = [{"xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2, "label": u.label,
-              "color": "#ffffff"} for u in state.user_boxes]
-    gray = not state.scan.is_colour
-    return {"image": save_png(state.rendering.rgb, state.work_folder(ctx.work_root), gray), "boxes": boxes}
-
-
-def overlay_regions(state: SessionState) -> list[OverlayRegion]:
-    """User boxes (white) and the latest answer's regions (palette colours, selected one tagged)."""
+def overlay_regions(exchange: Exchange, parsed: Any, selected: int | None) -> list[OverlayRegion]:
+    """The user's boxes (white) and the answer's regions (palette colours, the selected one tagged)."""
     regions = [OverlayRegion(u.label or str(i + 1), [u.box], USER_COLOR, source="user", tag=None)
-               for i, u in enumerate(state.user_boxes)]
-    if state.parsed is not None and state.rendering is not None:
-        g = state.rendering.geometry
-        for i, region in enumerate(state.parsed.regions):
-            tag = f"{i + 1}*" if i == state.selected_region else i + 1
+               for i, u in enumerate(exchange.user_boxes)]
+    if parsed is not None:
+        g = exchange.rendering.geometry
+        for i, region in enumerate(parsed.regions):
+            tag = f"{i + 1}*" if i == selected else i + 1
             regions.append(OverlayRegion(region.name or "", region.pixel_boxes(g.width, g.height), palette_color(i),
                                          source="model", tag=tag))
     return regions
 
 
-def overlay_picture(state: SessionState) -> np.ndarray | None:
-    """The current picture with every box drawn, H x W x 3 uint8 (None without a scan)."""
-    if state.rendering is None:
-        return None
-    return draw_overlay(state.rendering.rgb, overlay_regions(state))
+def answer_picture(state: SessionState, exchange: Exchange) -> np.ndarray:
+    """The picture ``exchange`` was about with every box drawn, H x W x 3 uint8."""
+    parsed = state.parsed if exchange is state.exchanges[-1] else None
+    return draw_overlay(exchange.rendering.rgb, overlay_regions(exchange, parsed, state.selected_region))
 
 
-def overlay_file(state: SessionState, ctx: AppContext) -> str | None:
-    """:func:`overlay_picture` as a PNG file (written here at a fast zlib level rather than by Gradio)."""
-    picture = overlay_picture(state)
-    return None if picture is None else save_png(picture, state.work_folder(ctx.work_root))
+def save_answer_picture(state: SessionState, exchange: Exchange, ctx: AppContext) -> str:
+    """:func:`answer_picture` as a PNG in the session folder; remembered on the exchange."""
+    exchange.picture = save_png(answer_picture(state, exchange), state.work_folder(ctx.work_root))
+    return exchange.picture
 
 
 def _mm_text(size_mm: tuple[float, float] | None) -> str:
@@ -142,16 +109,20 @@ def _model_row(row: RegionRow, _: Translate) -> list[Any]:
 
 
 def table_rows(state: SessionState, _: Translate) -> list[list[Any]]:
-    """The user's boxes, then one row per box of the latest answer (IoU against the first user box)."""
-    if state.rendering is None:
+    """The user's boxes on the picture shown, then one row per box of the latest answer (IoU against
+    the first user box)."""
+    if state.geometry is None:
         return []
-    g = state.rendering.geometry
+    g = state.geometry
     rows = [[u.label or _("your box {number}", number=i + 1), _("you"), to_model(u.box, g.width, g.height).as_text(),
              u.box.as_text(), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
             for i, u in enumerate(state.user_boxes)]
-    if state.parsed is not None:
+    rendering = state.rendering
+    if state.parsed is not None and rendering is not None:
+        answer_g = rendering.geometry
         user = state.user_boxes[0].box if state.user_boxes else None
-        rows += [_model_row(row, _) for row in region_rows(state.parsed, g.width, g.height, g, user_box=user)]
+        rows += [_model_row(row, _) for row in region_rows(state.parsed, answer_g.width, answer_g.height, answer_g,
+                                                          user_box=user)]
     return rows
 
 
@@ -162,53 +133,20 @@ def selected_text(state: SessionState, _: Translate) -> str:
     return _("Follow-up questions refer to: {name}", name=region.name or str(state.selected_region + 1))
 
 
-def picture_updates(h: RegionHandles, state: SessionState, ctx: AppContext, _: Translate,
-                    canvas: bool = True) -> dict[Any, Any]:
-    """Updates of every widget that shows the picture or its regions."""
-    updates = {
-        h.overlay: overlay_file(state, ctx),
-        h.table: gr.update(value=table_rows(state, _), headers=table_headers(_)),
-        h.selected: selected_text(state, _),
-    }
-    if canvas:
-        updates[h.canvas] = canvas_value(state, ctx)
-    return updates
+def region_updates(h: RegionHandles, state: SessionState, _: Translate) -> dict[Any, Any]:
+    """Updates of the table and the selected-region line."""
+    return {h.table: gr.update(value=table_rows(state, _), headers=table_headers(_)), h.selected: selected_text(state, _)}
 
 
-def click(state: SessionState, x: float, y: float) -> None:
-    """A click on the annotated picture: select the model region under it, else propose a box there."""
-    if state.rendering is None:
-        return
-    g = state.rendering.geometry
-    if state.parsed is not None:
-        for i, region in enumerate(state.parsed.regions):
-            if any(box.contains(x, y) for box in region.pixel_boxes(g.width, g.height)):
-                state.selected_region = i
-                return
-    state.user_boxes.append(UserBox(propose_box(state.rendering.rgb, x, y)))
+def region_outputs(h: RegionHandles) -> set[Any]:
+    return {h.table, h.selected}
 
 
-def wire_regions(h: RegionHandles, ctx: AppContext, state_holder: gr.State,
-                 refresh_prompt: Callable[[Any], Any]) -> None:
-    """Canvas edits, clicks on the annotated picture and "clear" update the boxes, then the prompt."""
-
-    def on_canvas_change(value: dict | None, state: SessionState) -> dict[Any, Any]:
-        state.user_boxes = boxes_from_canvas(value)
-        return picture_updates(h, state, ctx, translator(state.lang), canvas=False)
-
-    def on_click(state: SessionState, evt: gr.SelectData) -> dict[Any, Any]:
-        try:
-            click(state, float(evt.index[0]), float(evt.index[1]))
-        except MedRegAError as error:
-            raise user_error(error, state.lang) from None
-        return picture_updates(h, state, ctx, translator(state.lang))
+def wire_regions(page: "Page", ctx: AppContext) -> None:
+    """"Clear my boxes" removes the user's boxes from the viewer and the table, then the prompt follows."""
 
     def on_clear(state: SessionState) -> dict[Any, Any]:
         state.user_boxes, state.selected_region = [], None
-        return picture_updates(h, state, ctx, translator(state.lang))
+        return page.picture_updates(state, push_boxes=True)
 
-    outputs = {h.canvas, h.overlay, h.table, h.selected}
-    refresh_prompt(h.canvas.change(on_canvas_change, [h.canvas, state_holder], outputs - {h.canvas},
-                                   api_name="set_boxes", show_progress="hidden"))
-    refresh_prompt(h.overlay.select(on_click, [state_holder], outputs, api_name=False, show_progress="hidden"))
-    refresh_prompt(h.clear.click(on_clear, [state_holder], outputs, api_name="clear_boxes"))
+    page.refresh_prompt(page.regions.clear.click(on_clear, [page.state], page.picture_outputs(), api_name="clear_boxes"))

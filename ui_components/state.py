@@ -27,11 +27,15 @@ class UserBox:
 
 @dataclass
 class Exchange:
-    """One question and its answer, as sent to and received from the model."""
+    """One question and its answer, as sent to and received from the model, with the picture it was
+    about (``rendering``) and that picture with the answer's boxes drawn (``picture``, a PNG path)."""
 
     task: str
     prompt: str
     answer: str = ""
+    rendering: Any = None  # medrega_core.intake.Rendering the model was sent
+    user_boxes: tuple = ()  # the user's boxes (PixelBox, label) on that picture
+    picture: str | None = None
 
 
 @dataclass
@@ -46,14 +50,27 @@ class SessionState:
     task: str = ""  # the task chosen in the task panel ("" until the user picks one)
     scan: Any = None  # medrega_core.intake.Scan
     scan_paths: list[str] = field(default_factory=list)
-    view: Any = None  # medrega_core.intake.View
-    rendering: Any = None  # medrega_core.intake.Rendering
+    scan_token: str | None = None  # the viewer's key to the scan's pictures (ui_components.viewer_data)
+    view: Any = None  # medrega_core.intake.View shown in the viewer (its window as the viewer last said)
+    geometry: Any = None  # medrega_core.intake.SliceGeometry of the picture shown
+    view_serial: int = 0  # counts views pushed to the viewer by the server
+    boxes_serial: int = 0  # counts box lists pushed to the viewer by the server
     user_boxes: list[UserBox] = field(default_factory=list)
     parsed: Any = None  # medrega_core.tasks.ParsedAnswer of the latest answer
     selected_region: int | None = None
     exchanges: list[Exchange] = field(default_factory=list)
     cancel: threading.Event | None = None
     folder: str | None = None
+
+    @property
+    def picture_size(self) -> tuple[int, int] | None:
+        """(width, height) of the picture shown, or None without a scan."""
+        return None if self.geometry is None else (self.geometry.width, self.geometry.height)
+
+    @property
+    def rendering(self) -> Any:
+        """The picture the latest answer was about (None before the first question)."""
+        return self.exchanges[-1].rendering if self.exchanges else None
 
     @property
     def history(self) -> list[tuple[str, str]]:
@@ -68,15 +85,18 @@ class SessionState:
 
     def reset_scan(self) -> None:
         """Forget everything tied to the previous scan (a new scan starts a new conversation)."""
-        self.scan, self.view, self.rendering, self.parsed = None, None, None, None
-        self.user_boxes, self.exchanges, self.selected_region = [], [], None
+        self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
+        self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
 
 
-def delete_session(state: SessionState | None) -> None:
-    """``gr.State`` delete callback: stop a running generation and remove the session's files."""
+def delete_session(state: SessionState | None, scans: Any = None) -> None:
+    """``gr.State`` delete callback: stop a running generation, close the viewer's scan and remove
+    the session's files. ``scans`` is the app's ``ScanRegistry``."""
     if state is None:
         return
     if state.cancel is not None:
         state.cancel.set()
+    if scans is not None:
+        scans.remove(state.scan_token)
     if state.folder:
         shutil.rmtree(state.folder, ignore_errors=True)

@@ -108,10 +108,11 @@ def prompt_language(task: str, lang: str) -> str:
 def request_from_widgets(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                          candidates: str, modality: str) -> TaskRequest:
     """The typed request for the current widgets, the first user box and the current picture."""
-    size = (state.rendering.geometry.width, state.rendering.geometry.height) if state.rendering else None
+    size = state.picture_size
     box = state.user_boxes[0].box if state.user_boxes else None
-    if state.parsed is not None and state.selected_region is not None and size:
-        box = state.parsed.regions[state.selected_region].pixel_boxes(*size)[0]  # the region clicked on
+    if state.parsed is not None and state.selected_region is not None and state.rendering is not None:
+        answer_g = state.rendering.geometry  # the region clicked on, on the picture of its answer
+        box = state.parsed.regions[state.selected_region].pixel_boxes(answer_g.width, answer_g.height)[0]
     return TaskRequest(
         task=Task(task), lang=prompt_language(task, state.lang), question=question or "",
         objects=split_names(objects), box=box, image_size=size, candidates=split_names(candidates),

@@ -1,260 +1,430 @@
-"""Viewer panel: upload, series choice, window presets and manual centre/width, plane, slice,
-frame, zoom, orientation letters, and the de-identified metadata.
+"""Viewer panel: the upload, the series choice, and one Cornerstone3D viewer (``viewer_frontend/``).
 
-The picture itself is shown in the region canvas (:mod:`ui_components.regions`), so the boxes a
-user draws are in the same picture pixels the model will see.
+The scan is decoded once, by :mod:`medrega_core.intake`; the browser fetches the values of each
+picture from :mod:`ui_components.viewer_data` and windows them itself. Python keeps what the model
+needs: which picture is shown (plane, slice, frame), the user's boxes on it, and, at the moment of a
+question, the window, so the server renders exactly the pixels the user sees.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
-from medrega_core.intake import MultipleSeriesError, View, Window, open_scan, render
+from medrega_core.intake import (
+    MultipleSeriesError, Scan, ScanKind, View, Window, open_scan, picture_values, render, resolve_window,
+)
+from medrega_core.render import propose_box
+from medrega_core.tasks import PixelBox
 from ui_components.context import AppContext
-from ui_components.labels import Texts, Translate, choices, plain_error, user_error
-from ui_components.state import SessionState
+from ui_components.labels import Texts, Translate, plain_error, user_error
+from ui_components.state import SessionState, UserBox
+from ui_components.viewer_data import URL_PREFIX
 
 if TYPE_CHECKING:
     from ui_components.page import Page
 
+BUNDLE = Path(__file__).resolve().parent / "viewer_frontend" / "dist" / "medrega-viewer.js"
+
 #: Window preset names of the intake layer -> English label (msgid).
 PRESET_LABELS = {
-    "auto": N_("Automatic"),
-    "header": N_("From the file"),
     "soft_tissue": N_("Soft tissue"),
     "lung": N_("Lung"),
     "liver": N_("Liver"),
     "bone": N_("Bone"),
     "brain": N_("Brain"),
+    "header": N_("From the file"),
+    "auto": N_("Automatic"),
 }
-#: Zoom of the annotated picture: the page sets ``--zoom`` on its container and this rule scales the
-#: picture to that multiple of the panel width (scrolling inside the panel); clicks keep mapping to
-#: picture pixels because Gradio measures them against the displayed size.
-ZOOM_CSS = ("#annotated-picture img {width: calc(var(--zoom, 1) * 100%) !important; max-width: none !important;"
-            " max-height: none !important; height: auto !important; object-fit: contain}"
-            " #annotated-picture .image-frame {width: 100%; height: 100%; overflow: auto; display: block}")
-ZOOM_JS = "(zoom) => { document.querySelector('#annotated-picture').style.setProperty('--zoom', zoom); return []; }"
 PLANE_LABELS = {"axial": N_("Axial"), "coronal": N_("Coronal"), "sagittal": N_("Sagittal")}
+
+#: What the viewer's own text says (its keys are the bundle's), as English msgids.
+VIEWER_TEXTS = {
+    "tool.window": N_("Window"),
+    "tool.window.hint": N_("Left drag: window (width sideways, level up and down)"),
+    "tool.box": N_("Box"),
+    "tool.box.hint": N_("Drag to draw a box, click to propose one around a structure"),
+    "tool.length": N_("Length"),
+    "tool.length.hint": N_("Drag to measure a distance in mm"),
+    "tool.probe": N_("Probe"),
+    "tool.probe.hint": N_("Click to read the value under the pointer"),
+    "tool.pan": N_("Pan"),
+    "tool.pan.hint": N_("Left drag: move the picture"),
+    "tool.reset": N_("Reset"),
+    "tool.reset.hint": N_("Fit the picture and restore the window (r)"),
+    "tool.cine": N_("Cine"),
+    "tool.cine.hint": N_("Play through frames, time points or slices (space)"),
+    "tool.help": N_("?"),
+    "tool.help.hint": N_("Mouse and keyboard"),
+    "help.title": N_("Mouse and keyboard"),
+    "help.line.1": N_("Left drag: the chosen tool (window/level at first)"),
+    "help.line.2": N_("Middle drag: pan · right drag: zoom · wheel: next or previous slice"),
+    "help.line.3": N_("Arrow keys: one slice · Page Up/Down: a tenth of the slices · Home/End: first/last"),
+    "help.line.4": N_("1 to 5: window presets · r: reset the view · space: cine"),
+    "help.line.5": N_("Box tool: drag to draw, click to propose a box; drag a corner to resize"),
+    "help.line.6": N_("Double-click a box to name it; click it and press Delete to remove it"),
+    "help.line.7": N_("Click a model box to ask a follow-up question about that region"),
+    "overlay.slice": N_("Slice"),
+    "overlay.frame": N_("Frame"),
+    "overlay.time": N_("Time"),
+    "overlay.window": N_("W/L"),
+    "overlay.zoom": N_("Zoom"),
+    "box.name": N_("Name of this box"),
+    "error.load": N_("This picture could not be loaded from the server; try again."),
+    "plane.axial": N_("Axial"),
+    "plane.coronal": N_("Coronal"),
+    "plane.sagittal": N_("Sagittal"),
+}
+
+VIEWER_CSS = """
+.medrega-viewer {display: flex; flex-direction: column; gap: 4px; outline: none}
+.medrega-toolbar {display: flex; flex-wrap: wrap; gap: 4px}
+.medrega-toolbar button {padding: 2px 10px; border: 1px solid var(--border-color-primary); border-radius: 4px;
+  background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; font-size: 13px}
+.medrega-toolbar button.active, .medrega-toolbar button.pressed {background: var(--color-accent); color: white}
+.medrega-stage {position: relative; height: 480px; background: black;
+  border-radius: 4px; overflow: hidden}
+.medrega-viewport {position: absolute; inset: 0}
+.medrega-overlay {position: absolute; inset: 0; pointer-events: none; color: #e8e8e8 !important; font: 13px/1.35 monospace;
+  text-shadow: 0 0 3px black, 0 0 2px black}
+.medrega-overlay.empty {display: none}
+.medrega-corner {position: absolute; white-space: pre}
+.medrega-corner.top-left {top: 6px; left: 8px}
+.medrega-corner.bottom-left {bottom: 6px; left: 8px}
+.medrega-corner.bottom-right {bottom: 6px; right: 8px; text-align: right}
+.medrega-edge {position: absolute; font-weight: bold; font-size: 15px; color: #ffd166}
+.medrega-edge.left {left: 8px; top: 50%; transform: translateY(-50%)}
+.medrega-edge.right {right: 8px; top: 50%; transform: translateY(-50%)}
+.medrega-edge.top {top: 6px; left: 50%; transform: translateX(-50%)}
+.medrega-edge.bottom {bottom: 26px; left: 50%; transform: translateX(-50%)}
+.medrega-scale {position: absolute; bottom: 8px; left: 50%; transform: translateX(-50%); height: 4px;
+  border: 1px solid white; border-top: none}
+.medrega-scale-label {position: absolute; bottom: 12px; left: calc(50% + 4px)}
+.medrega-notice {position: absolute; top: 30px; left: 50%; transform: translateX(-50%); background: #d55e00;
+  color: white; padding: 2px 8px; border-radius: 3px}
+.medrega-help {position: absolute; top: 8px; right: 8px; max-width: 70%; background: rgba(20, 20, 20, 0.92);
+  color: #f0f0f0; padding: 8px 12px; border-radius: 4px; font-size: 13px; z-index: 3}
+.medrega-help ul {margin: 4px 0 0 16px; padding: 0}
+.medrega-rename {position: absolute; z-index: 4; font-size: 13px; padding: 1px 4px}
+"""
+
+#: gr.HTML's script: one viewer in this element; Python's values arrive through ``watch``. The two
+#: event names appear quoted here so that Gradio gives the component those events.
+VIEWER_JS = """
+const events = ['viewer_change', 'select_region'];
+const viewer = window.MedRegAViewer.mount(element, {trigger: (name, data) => events.includes(name) && trigger(name, data), server});
+window.medregaViewer = viewer;
+viewer.update(props.value);
+watch('value', () => viewer.update(props.value));
+"""
+
+#: Ask and export read the viewer's state at the moment of the click (the first input is replaced).
+WITH_VIEWER_STATE_JS = "(...args) => [window.medregaViewer ? window.medregaViewer.state() : null, ...args.slice(1)]"
 
 
 @dataclass(frozen=True)
 class ViewerHandles:
     upload: gr.File
     series: gr.Dropdown
-    preset: gr.Dropdown
-    center: gr.Number
-    width: gr.Number
-    apply_window: gr.Button
-    plane: gr.Radio
-    slice: gr.Slider
-    frame: gr.Slider
-    zoom: gr.Slider
-    orientation: gr.Markdown
+    scan_line: gr.Markdown
+    viewer: gr.HTML
+    viewer_state: gr.JSON
+    metadata_box: gr.Accordion
     metadata: gr.JSON
+    # Inputs of the script-only endpoints /set_view and /set_boxes (never shown).
+    api_view: gr.JSON
+    api_boxes: gr.JSON
+    api_view_button: gr.Button
+    api_boxes_button: gr.Button
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
-    scan = state.scan if state else None
-    presets = scan.presets if scan is not None else list(PRESET_LABELS)
-    planes = scan.planes if scan is not None else list(PLANE_LABELS)
     return {
         "upload": {"label": _("Scan: one file, several files of a series, or a zip")},
         "series": {"label": _("Series"), "info": _("The upload holds several series; choose one.")},
-        "preset": {"label": _("Window preset"), "choices": choices({p: PRESET_LABELS.get(p, p) for p in presets}, _)},
-        "center": {"label": _("Window centre")},
-        "width": {"label": _("Window width")},
-        "apply_window": {"value": _("Apply window")},
-        "plane": {"label": _("Plane"), "choices": choices({p: PLANE_LABELS[p] for p in planes}, _)},
-        "slice": {"label": _("Slice")},
-        "frame": {"label": _("Frame or time point")},
-        "zoom": {"label": _("Zoom of the annotated picture")},
-        "metadata": {"label": _("Scan information (no patient identifiers)")},
+        "metadata_box": {"label": _("Scan information (no patient identifiers)")},
     }
+
+
+def bundle_head() -> str:
+    """The script tag of the viewer bundle, versioned by its content so browsers never run a stale copy."""
+    version = hashlib.sha256(BUNDLE.read_bytes()).hexdigest()[:12]
+    return f'<script src="gradio_api/file={BUNDLE}?v={version}"></script>'
 
 
 def create_viewer(ctx: AppContext) -> ViewerHandles:
-    """Lay out the viewer widgets (events are wired by :func:`wire_viewer` once the canvas exists)."""
+    """Lay out the upload, the series choice and the viewer."""
+    gr.set_static_paths([str(BUNDLE.parent)])
     t = texts(lambda m, **p: m)
-    upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", **t["upload"])
+    upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=90, **t["upload"])
     series = gr.Dropdown(visible=False, elem_id="series-choice", **t["series"])
-    with gr.Row():
-        preset = gr.Dropdown(value=None, elem_id="window-preset", **t["preset"])
-        center = gr.Number(elem_id="window-center", **t["center"])
-        width = gr.Number(minimum=1, elem_id="window-width", **t["width"])
-        apply_window = gr.Button(size="sm", elem_id="apply-window", **t["apply_window"])
-    with gr.Row():
-        plane = gr.Radio(value="axial", visible=False, elem_id="plane", **t["plane"])
-        slice_ = gr.Slider(0, 1, step=1, value=0, visible=False, elem_id="slice-slider", **t["slice"])
-        frame = gr.Slider(0, 1, step=1, value=0, visible=False, elem_id="frame-slider", **t["frame"])
-        zoom = gr.Slider(0.5, 3, step=0.25, value=1, elem_id="zoom", **t["zoom"])
-    orientation = gr.Markdown(elem_id="orientation")
-    metadata = gr.JSON(elem_id="metadata", **t["metadata"])
-    return ViewerHandles(upload, series, preset, center, width, apply_window, plane, slice_, frame, zoom,
-                         orientation, metadata)
+    scan_line = gr.Markdown(elem_id="scan-line")
+    viewer = gr.HTML(value=empty_value(), html_template="", css_template=VIEWER_CSS, js_on_load=VIEWER_JS,
+                     head=bundle_head(), elem_id="scan-viewer", server_functions=[ctx_propose(ctx)])
+    viewer_state = gr.JSON(visible=False, elem_id="viewer-state")
+    with gr.Accordion(open=False, elem_id="metadata-box", **t["metadata_box"]) as metadata_box:
+        metadata = gr.JSON(elem_id="metadata", show_label=False)
+    api_view, api_boxes = gr.JSON(visible=False), gr.JSON(visible=False)
+    api_view_button, api_boxes_button = gr.Button(visible=False), gr.Button(visible=False)
+    return ViewerHandles(upload, series, scan_line, viewer, viewer_state, metadata_box, metadata, api_view, api_boxes,
+                         api_view_button, api_boxes_button)
 
 
-EDGE_LABELS = {"top": N_("top"), "bottom": N_("bottom"), "left": N_("left"), "right": N_("right")}
+def empty_value(lang: str = "en") -> dict[str, Any]:
+    return {"scan": None, "view": None, "userBoxes": None, "modelBoxes": [], "selectedRegion": None,
+            "texts": viewer_texts(translator(lang), lang)}
 
 
-def orientation_text(rendering: Any, _: Translate) -> str:
-    """The four edge letters of the current picture, e.g. ``top A · bottom P · left R · right L``."""
-    letters = rendering.orientation or {}
-    return " · ".join(f"**{_(label)}** {letters[edge]}" for edge, label in EDGE_LABELS.items() if letters.get(edge))
+def viewer_texts(_: Translate, lang: str) -> dict[str, str]:
+    return {**{key: _(msgid) for key, msgid in VIEWER_TEXTS.items()}, "lang": lang}
 
 
-def view_controls(state: SessionState) -> dict[str, Any]:
-    """Update kwargs for the navigation widgets of the loaded scan (ranges, visibility, values)."""
-    scan, view, rendering = state.scan, state.view, state.rendering
-    window = rendering.window
-    slices = scan.num_slices(view.plane) if scan.kind == "volume" else 1
-    over_time = scan.num_timepoints > 1  # a 4-D volume: the frame slider moves through time
-    steps = scan.num_timepoints if over_time else scan.num_frames
-    return {
-        "plane": gr.update(visible=scan.kind == "volume" and len(scan.planes) > 1, value=view.plane),
-        "slice": gr.update(visible=slices > 1, maximum=max(slices - 1, 1), value=view.slice_index),
-        "frame": gr.update(visible=steps > 1, maximum=max(steps - 1, 1),
-                           value=view.timepoint if over_time else view.frame),
-        "center": gr.update(value=None if window is None else round(window.center, 1)),
-        "width": gr.update(value=None if window is None else round(window.width, 1)),
-    }
+# ---- what the viewer is told ----
+
+def plane_info(scan: Scan) -> dict[str, dict[str, Any]]:
+    """Per plane: picture size, slice count, mm per pixel and edge letters (from the middle slice)."""
+    info = {}
+    for plane in scan.planes:
+        cut = picture_values(scan, View(plane=plane))
+        spacing = cut.geometry.mm_per_picture_pixel
+        info[plane.value] = {"width": cut.geometry.width, "height": cut.geometry.height,
+                             "slices": scan.num_slices(plane), "spacing": spacing[0] if spacing else None,
+                             "orientation": cut.orientation}
+    return info
 
 
-def show(state: SessionState, view: Any) -> None:
-    """Render ``view`` of the session's scan into ``state`` (one core call)."""
-    state.rendering = render(state.scan, view)
-    state.view = state.rendering.view
+def window_value(window: Window | None) -> dict[str, float] | None:
+    return None if window is None else {"center": float(window.center), "width": float(window.width)}
 
 
-def load_files(state: SessionState, paths: list[str], series_uid: str | None = None) -> list[Any] | None:
+def scan_descriptor(scan: Scan, token: str, _: Translate) -> dict[str, Any]:
+    presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
+               for name in scan.presets]
+    steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
+    return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
+            "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
+            "planes": plane_info(scan), "steps": steps, "presets": presets,
+            "defaultWindow": window_value(scan.default_window)}
+
+
+def view_request(state: SessionState) -> dict[str, Any]:
+    view = state.view
+    window = None if state.scan.is_colour else resolve_window(state.scan, view.window)
+    step = view.frame if state.scan.kind is ScanKind.FRAMES else view.timepoint
+    return {"serial": state.view_serial, "plane": str(view.plane), "slice": view.slice_index or 0, "frame": step,
+            "window": window_value(window)}
+
+
+def model_boxes(state: SessionState) -> list[dict[str, Any]]:
+    """The latest answer's boxes, on the picture that answer was about, in its phrases' colours."""
+    from medrega_core.render import palette_hex
+
+    exchange = state.exchanges[-1] if state.exchanges else None
+    if state.parsed is None or exchange is None or exchange.rendering is None:
+        return []
+    rendering = exchange.rendering
+    view, g = rendering.view, rendering.geometry
+    step = view.frame if state.scan.kind is ScanKind.FRAMES else view.timepoint
+    boxes = []
+    for i, region in enumerate(state.parsed.regions):
+        for box in region.pixel_boxes(g.width, g.height):
+            boxes.append({"region": i, "tag": str(i + 1), "label": region.name or "", "color": palette_hex(i),
+                          "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2, "plane": str(view.plane),
+                          "slice": view.slice_index or 0, "frame": step})
+    return boxes
+
+
+def viewer_value(state: SessionState, push_view: bool = False, push_boxes: bool = False) -> dict[str, Any]:
+    """The viewer component's value for the session. ``push_view``/``push_boxes`` make the viewer
+    adopt the server's view or box list (after a script's /set_view or /set_boxes, or a new scan)."""
+    value = empty_value(state.lang)
+    if state.scan is None:
+        return value
+    if push_view:
+        state.view_serial += 1
+    if push_boxes:
+        state.boxes_serial += 1
+    boxes = [{"label": u.label, "x1": u.box.x1, "y1": u.box.y1, "x2": u.box.x2, "y2": u.box.y2}
+             for u in state.user_boxes]
+    value.update({
+        "scan": scan_descriptor(state.scan, state.scan_token, translator(state.lang)),
+        "view": view_request(state),
+        "userBoxes": {"serial": state.boxes_serial, "boxes": boxes},
+        "modelBoxes": model_boxes(state),
+        "selectedRegion": state.selected_region,
+    })
+    return value
+
+
+def scan_line_text(state: SessionState, _: Translate) -> str:
+    """One line about the open scan: description, modality, and how many pictures it holds."""
+    if state.scan is None:
+        return ""
+    info = state.scan.info
+    count = info.num_slices * max(info.num_frames, info.num_timepoints)
+    parts = [info.series_description or info.study_description or _("Scan"), info.modality,
+             _("{count} images", count=count) if count > 1 else _("1 image"),
+             f"{info.size[0]} × {info.size[1]}"]
+    return " · ".join(p for p in parts if p)
+
+
+# ---- the view and boxes the viewer reports ----
+
+def view_from_viewer(scan: Scan, reported: dict[str, Any]) -> View:
+    """The :class:`View` of a ``medregaViewer.state()`` report (window included when it has one)."""
+    window = reported.get("window")
+    frame = int(reported.get("frame") or 0)
+    frames = scan.kind is ScanKind.FRAMES
+    return View(plane=str(reported.get("plane") or scan.planes[0].value), slice_index=int(reported.get("slice") or 0),
+                frame=frame if frames else 0, timepoint=0 if frames else frame,
+                window=Window(float(window["center"]), float(window["width"])) if window else None)
+
+
+def boxes_from_viewer(reported: dict[str, Any]) -> list[UserBox]:
+    return [UserBox(PixelBox(float(b["x1"]), float(b["y1"]), float(b["x2"]), float(b["y2"])), str(b.get("label") or ""))
+            for b in reported.get("boxes") or []]
+
+
+def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> None:
+    """Take the view and the boxes the browser shows as the session's (checked against the scan)."""
+    if state.scan is None or not reported or reported.get("scanKey") != state.scan_token:
+        return  # a report about a scan this session no longer has open
+    view = view_from_viewer(state.scan, reported)
+    state.geometry = picture_values(state.scan, view).geometry
+    state.view = view
+    state.user_boxes = boxes_from_viewer(reported)
+
+
+def show(state: SessionState, view: View) -> None:
+    """Make ``view`` the session's view (validated: it raises for a view the scan lacks)."""
+    cut = picture_values(state.scan, view)
+    state.view, state.geometry = dataclasses.replace(cut.view, window=view.window), cut.geometry
+
+
+def render_for_model(state: SessionState) -> Any:
+    """The picture the model is sent: the session's view, rendered by the server."""
+    return render(state.scan, state.view)
+
+
+def ctx_propose(ctx: AppContext) -> Any:
+    """The viewer's server function: a box around the clicked pixel, proposed on the windowed picture."""
+    def propose_box_at(request: dict[str, Any]) -> dict[str, Any]:
+        lang = str(request.get("lang") or "en")
+        scan = ctx.scans.get(str(request.get("key") or ""))
+        if scan is None:
+            return {"error": translator(lang)("Load a scan first.")}
+        try:
+            rendering = render(scan, view_from_viewer(scan, request))
+            box = propose_box(rendering.rgb, float(request["x"]), float(request["y"]))
+        except MedRegAError as error:
+            return {"error": error.localized(lang)}
+        except (KeyError, TypeError, ValueError):
+            return {"error": translator(lang)("The viewer sent a request the server could not read.")}
+        return {"box": {"label": "", "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2}}
+    propose_box_at.__name__ = "propose_box"
+    return propose_box_at
+
+
+# ---- opening scans ----
+
+def load_files(state: SessionState, ctx: AppContext, paths: list[str], series_uid: str | None = None) -> list[Any] | None:
     """Open an upload into ``state``; returns the series choices when the upload holds several series."""
     try:
         scan = open_scan(paths, series_uid=series_uid)
     except MultipleSeriesError as error:
         return list(error.choices)
+    ctx.scans.remove(state.scan_token)
     state.reset_scan()
-    state.scan, state.scan_paths = scan, list(paths)
+    state.scan, state.scan_paths, state.scan_token = scan, list(paths), ctx.scans.add(scan)
     show(state, scan.default_view())
     return None
 
 
-def metadata_of(state: SessionState) -> dict[str, Any]:
-    """The de-identified scan information for the metadata panel."""
-    return state.scan.info.to_dict()
-
-
-def view_from_widgets(state: SessionState, preset: str | None, center: float | None, width: float | None,
-                      plane: str, slice_index: int, frame: int, manual: bool) -> Any:
-    """The View the widgets ask for. ``manual`` takes centre/width; otherwise a chosen preset, else the
-    window already shown (so moving through slices keeps the user's window)."""
-    window: Any = preset or (state.view.window if state.view is not None else None)
-    if manual and center is not None and width:
-        window = Window(float(center), float(width))
-    same_plane = state.view is not None and plane == state.view.plane
-    step = int(frame or 0)
-    over_time = state.scan.num_timepoints > 1
-    return View(plane=plane or "axial", slice_index=int(slice_index) if same_plane else None,
-                frame=0 if over_time else step, timepoint=step if over_time else 0, window=window)
-
-
-def scan_updates(page: "Page", state: SessionState, ctx: AppContext) -> dict[Any, Any]:
-    """Updates of every widget that shows the scan, its picture, or the conversation about it."""
-    from ui_components import chat, regions
-
-    _ = translator(state.lang)
-    h = page.viewer
-    controls = view_controls(state)
-    updates = {getattr(h, name): update for name, update in controls.items()}
-    updates.update({
-        h.preset: gr.update(choices=texts(_, state)["preset"]["choices"],
-                            value=state.view.window if isinstance(state.view.window, str) else None),
-        h.series: gr.update(visible=False),
-        h.orientation: orientation_text(state.rendering, _),
-        h.metadata: metadata_of(state),
-    })
-    updates.update(regions.picture_updates(page.regions, state, ctx, _))
-    updates.update(chat.cleared(page.chat, state))
-    return updates
-
-
-def series_updates(page: "Page", state: SessionState, series: list[Any]) -> dict[Any, Any]:
+def series_updates(h: ViewerHandles, series: list[Any]) -> dict[Any, Any]:
     """Show the series choice (largest first) and ask the user to pick one."""
-    return {page.viewer.series: gr.update(
+    return {h.series: gr.update(
         visible=True, value=None,
         choices=[(f"{s.description or s.uid} · {s.modality} · {s.count}", s.uid) for s in series])}
 
 
-def open_files(page: "Page", ctx: AppContext, files: list[str] | str | None, state: SessionState,
-               series_uid: str | None = None) -> dict[Any, Any]:
-    """Open uploaded (or example) files into the session; updates for the page."""
-    if not files:
-        return {}
-    paths = [files] if isinstance(files, str) else list(files)
-    try:
-        series = load_files(state, paths, series_uid or None)
-    except MedRegAError as error:
-        raise user_error(error, state.lang) from None
-    if series is not None:
-        state.scan_paths = paths
-        return series_updates(page, state, series)
-    return scan_updates(page, state, ctx)
+def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
+    """The viewer's own widgets once a scan is open."""
+    return {h.series: gr.update(visible=False), h.scan_line: scan_line_text(state, translator(state.lang)),
+            h.metadata: state.scan.info.to_dict()}
 
 
-def scan_outputs(page: "Page") -> set[Any]:
-    """Every widget :func:`open_files` may update."""
-    r, c = page.regions, page.chat
-    return {*(getattr(page.viewer, f.name) for f in dataclasses.fields(page.viewer)),
-            r.canvas, r.overlay, r.table, r.selected, c.chatbot, c.answer, c.speed}
+def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
+    """The View of a script's /set_view request ``{plane, slice, frame, preset | center + width}``."""
+    request = request or {}
+    window: Window | str | None = request.get("preset") or None
+    if request.get("center") is not None and request.get("width") is not None:
+        window = Window(float(request["center"]), float(request["width"]))
+    reported = {"plane": request.get("plane") or str(state.view.plane), "slice": request.get("slice", state.view.slice_index),
+                "frame": request.get("frame", 0)}
+    return dataclasses.replace(view_from_viewer(state.scan, reported), window=window or state.view.window)
 
 
 def wire_viewer(page: "Page", ctx: AppContext) -> None:
-    from ui_components import regions
-
     h, state_holder = page.viewer, page.state
 
     def on_files(files: list[str] | None, state: SessionState) -> dict[Any, Any]:
-        return open_files(page, ctx, files, state)
+        return page.open_files(ctx, files, state)
 
     def on_series(uid: str | None, state: SessionState) -> dict[Any, Any]:
-        return open_files(page, ctx, state.scan_paths, state, uid) if uid else {}
+        return page.open_files(ctx, state.scan_paths, state, uid) if uid else {}
 
-    def on_view(state: SessionState, preset: str | None, center: float | None, width: float | None,
-                plane: str, slice_index: int, frame: int, manual: bool = False) -> dict[Any, Any]:
+    def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
+        try:
+            adopt_viewer_state(state, evt._data)
+        except MedRegAError:
+            return {}  # a stale report (the scan changed meanwhile): the next one will do
+        return page.region_updates(state)
+
+    def on_select_region(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
+        region = (evt._data or {}).get("region")
+        if state.parsed is not None and isinstance(region, int) and 0 <= region < len(state.parsed.regions):
+            state.selected_region = region
+        return page.picture_updates(state)
+
+    def on_api_view(state: SessionState, request: dict[str, Any] | None) -> dict[Any, Any]:
         if state.scan is None:
             raise plain_error(N_("Load a scan first."), state.lang)
-        size = (state.rendering.geometry.width, state.rendering.geometry.height)
         try:
-            show(state, view_from_widgets(state, preset, center, width, plane, slice_index, frame, manual))
+            show(state, parse_api_view(state, request))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        if (state.rendering.geometry.width, state.rendering.geometry.height) != size:
-            state.user_boxes = []  # boxes belong to a picture of another size
-        updates = {getattr(h, name): update for name, update in view_controls(state).items()}
-        updates[h.orientation] = orientation_text(state.rendering, translator(state.lang))
-        updates.update(regions.picture_updates(page.regions, state, ctx, translator(state.lang)))
-        return updates
+        except (TypeError, ValueError):
+            raise plain_error(N_("The view request could not be read."), state.lang) from None
+        return page.picture_updates(state, push_view=True)
 
-    def on_manual(state: SessionState, *values: Any) -> dict[Any, Any]:
-        return {**on_view(state, *values, manual=True), h.preset: gr.update(value=None)}
+    def on_api_boxes(state: SessionState, boxes: list[dict[str, Any]] | None) -> dict[Any, Any]:
+        if state.scan is None:
+            raise plain_error(N_("Load a scan first."), state.lang)
+        try:
+            state.user_boxes = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
+                                        str(b.get("label") or "")) for b in boxes or []]
+        except (KeyError, TypeError, ValueError):
+            raise plain_error(N_("Boxes are a list of {{xmin, ymin, xmax, ymax, label}} in picture pixels."),
+                              state.lang) from None
+        return page.picture_updates(state, push_boxes=True)
 
-    view_inputs = [state_holder, h.preset, h.center, h.width, h.plane, h.slice, h.frame]
-    view_outputs = {h.plane, h.slice, h.frame, h.center, h.width, h.orientation, page.regions.canvas,
-                    page.regions.overlay, page.regions.table, page.regions.selected}
-    # Progress and errors show on the canvas only, so a failed request does not cover the other panels.
-    shown_on = [page.regions.canvas]
-    page.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], scan_outputs(page), api_name="load_scan",
-                                        show_progress_on=shown_on))
-    page.refresh_prompt(h.series.input(on_series, [h.series, state_holder], scan_outputs(page),
-                                       api_name="choose_series", show_progress_on=shown_on))
-    page.refresh_prompt(gr.on([h.preset.input, h.plane.input, h.slice.release, h.frame.release], on_view,
-                              view_inputs, view_outputs, api_name="set_view", show_progress_on=shown_on))
-    page.refresh_prompt(gr.on([h.apply_window.click, h.center.submit, h.width.submit], on_manual, view_inputs,
-                              view_outputs | {h.preset}, api_name="set_window", show_progress_on=shown_on))
-    # Zoom is display only (the browser scales the annotated picture; picture pixels stay the same),
-    # so it runs in the page without a server round trip. See ZOOM_CSS.
-    h.zoom.change(None, h.zoom, None, js=ZOOM_JS, api_name=False, queue=False)
+    picture_outputs = page.picture_outputs()
+    page.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], page.scan_outputs(), api_name="load_scan",
+                                        show_progress_on=[h.viewer]))
+    page.refresh_prompt(h.series.input(on_series, [h.series, state_holder], page.scan_outputs(),
+                                       api_name="choose_series", show_progress_on=[h.viewer]))
+    page.refresh_prompt(h.viewer.viewer_change(on_viewer_change, [state_holder], picture_outputs - {h.viewer},
+                                               api_name=False, show_progress="hidden", trigger_mode="always_last"))
+    page.refresh_prompt(h.viewer.select_region(on_select_region, [state_holder], picture_outputs, api_name=False,
+                                               show_progress="hidden"))
+    page.refresh_prompt(h.api_view_button.click(on_api_view, [state_holder, h.api_view], picture_outputs,
+                                                api_name="set_view", show_progress="hidden"))
+    page.refresh_prompt(h.api_boxes_button.click(on_api_boxes, [state_holder, h.api_boxes], picture_outputs,
+                                                 api_name="set_boxes", show_progress="hidden"))

@@ -81,7 +81,7 @@ def physical_picture_size(rows: int, columns: int, spacing: tuple[float, float] 
 
 
 def resize_picture(picture: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize of a uint8 picture (pixel-centre aligned, as ``picture_from_plane`` assumes)."""
+    """Bilinear resize of a float32 or uint8 picture (pixel-centre aligned, as ``picture_from_plane`` assumes)."""
     if picture.shape[1] == width and picture.shape[0] == height:
         return picture
     return cv2.resize(picture, (width, height), interpolation=cv2.INTER_LINEAR)

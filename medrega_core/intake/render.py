@@ -14,7 +14,7 @@ from medrega_core.intake.reformat import cut_plane, physical_picture_size, resiz
 from medrega_core.intake.scan import Plane, Scan, ScanKind, View
 from medrega_core.intake.windowing import CT_PRESETS, Window, WindowPreset, apply_voi_lut, apply_window
 
-__all__ = ["Rendering", "render", "resolve_window"]
+__all__ = ["PictureValues", "Rendering", "picture_values", "render", "resolve_window", "window_picture"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,12 +92,86 @@ def _check_index(value: int | float, count: int, kind: str) -> int:
     return int(value)
 
 
-def _grey_levels(scan: Scan, values: np.ndarray, requested: Window | str | None, window: Window) -> np.ndarray:
+#: Opposite DICOM patient-direction codes (Patient Orientation uses H/F for head and foot).
+_OPPOSITE_CODE = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def projection_orientation(codes: tuple[str, ...]) -> dict[str, str]:
+    """Edge letters of a projection picture from its Patient Orientation (row direction, column direction)."""
+    if len(codes) != 2:
+        return {}
+    def opposite(code: str) -> str:
+        return "".join(_OPPOSITE_CODE[c] for c in code)
+    row, column = codes
+    return {"left": opposite(row), "right": row, "top": opposite(column), "bottom": column}
+
+
+@dataclass(frozen=True, eq=False)
+class PictureValues:
+    """The values of one plane on the picture's own pixel grid, before any window.
+
+    Attributes
+    ----------
+    values:
+        ``(H, W)`` float32 modality values (padding holds the scan's lowest value, black in any
+        window that starts above it), or ``(H, W, 3)`` uint8 for colour. Windowing these gives ``render``'s picture:
+        the browser viewer receives exactly these values.
+    geometry, orientation:
+        As in :class:`Rendering`.
+    view:
+        The view with plane, slice, frame and time point resolved (the window as requested).
+    """
+
+    values: np.ndarray = field(repr=False)
+    geometry: SliceGeometry
+    orientation: dict[str, str]
+    view: View
+
+
+def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
+    """Cut ``view``'s plane from ``scan`` and resample it so one pixel is square in millimetres.
+
+    Raises
+    ------
+    InvalidViewError
+        A plane or index this scan does not have.
+    """
+    view = view or scan.default_view()
+    plane = scan.check_plane(view.plane)
+    slices = scan.num_slices(plane)
+    slice_index = _check_index(slices // 2 if view.slice_index is None else view.slice_index, slices, "slice")
+    frame = _check_index(view.frame, scan.num_frames, "frame")
+    timepoint = _check_index(view.timepoint, scan.num_timepoints, "timepoint")
+    cut = cut_plane(scan, plane, slice_index, frame if scan.kind is ScanKind.FRAMES else timepoint)
+    rows, columns = cut.pixels.shape[:2]
+    width, height = physical_picture_size(rows, columns, cut.spacing)
+    values = cut.pixels
+    if scan.padding_value is not None:
+        values = np.where(np.isnan(values), np.float32(scan.padding_value), values)
+    values = resize_picture(np.ascontiguousarray(values), width, height)
+
+    plane_from_picture = np.array([[columns / width, 0, -0.5], [0, rows / height, -0.5], [0, 0, 1]])
+    geometry = SliceGeometry(
+        width=width,
+        height=height,
+        index_from_picture=cut.stored_from_plane @ plane_from_picture,
+        spacing=scan.geometry.spacing,
+        patient_from_index=scan.geometry.patient_from_index(),
+    )
+    orientation = geometry.orientation() or projection_orientation(scan.metadata.patient_orientation)
+    return PictureValues(values, geometry, orientation, View(plane, slice_index, frame, timepoint, view.window))
+
+
+def window_picture(scan: Scan, values: np.ndarray, requested: Window | str | None) -> tuple[np.ndarray, Window | None]:
+    """Grey levels (or the colour picture) of ``values`` under the ``requested`` window, and that window."""
+    window = resolve_window(scan, requested)
+    if scan.is_colour:
+        return values, None
     uses_lut = scan.voi_lut is not None and (requested is None or requested == WindowPreset.HEADER.value)
     levels = apply_voi_lut(values, scan.voi_lut) if uses_lut else apply_window(values, window)
     if scan.invert:
         np.subtract(np.uint8(255), levels, out=levels)
-    return levels
+    return levels, window
 
 
 def render(scan: Scan, view: View | None = None) -> Rendering:
@@ -123,31 +197,11 @@ def render(scan: Scan, view: View | None = None) -> Rendering:
     InvalidViewError
         A plane, index or window this scan does not have.
     """
-    view = view or scan.default_view()
-    plane = scan.check_plane(view.plane)
-    slices = scan.num_slices(plane)
-    slice_index = _check_index(slices // 2 if view.slice_index is None else view.slice_index, slices, "slice")
-    frame = _check_index(view.frame, scan.num_frames, "frame")
-    timepoint = _check_index(view.timepoint, scan.num_timepoints, "timepoint")
-    volume_index = frame if scan.kind is ScanKind.FRAMES else timepoint
-
-    window = resolve_window(scan, view.window)
-    cut = cut_plane(scan, plane, slice_index, volume_index)
-    picture = cut.pixels if scan.is_colour else _grey_levels(scan, cut.pixels, view.window, window)
-    rows, columns = picture.shape[:2]
-    width, height = physical_picture_size(rows, columns, cut.spacing)
-    picture = resize_picture(np.ascontiguousarray(picture), width, height)
+    cut = picture_values(scan, view)
+    picture, window = window_picture(scan, cut.values, cut.view.window)
     # OpenCV's grey-to-RGB copy is about ten times faster than numpy's repeat on a radiograph.
     rgb = np.ascontiguousarray(picture) if picture.ndim == 3 else cv2.cvtColor(picture, cv2.COLOR_GRAY2RGB)
     rgb.flags.writeable = False
-
-    plane_from_picture = np.array([[columns / width, 0, -0.5], [0, rows / height, -0.5], [0, 0, 1]])
-    geometry = SliceGeometry(
-        width=width,
-        height=height,
-        index_from_picture=cut.stored_from_plane @ plane_from_picture,
-        spacing=scan.geometry.spacing,
-        patient_from_index=scan.geometry.patient_from_index(),
-    )
-    resolved = View(plane, slice_index, frame, timepoint, _window_name(scan, view.window))
-    return Rendering(rgb, geometry, window, geometry.orientation(), resolved)
+    resolved = View(cut.view.plane, cut.view.slice_index, cut.view.frame, cut.view.timepoint,
+                    _window_name(scan, cut.view.window))
+    return Rendering(rgb, cut.geometry, window, cut.orientation, resolved)

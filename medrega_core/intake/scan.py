@@ -50,6 +50,9 @@ class ScanMetadata:
     photometric: str = ""
     transfer_syntax: str = ""
     value_unit: str = ""
+    #: DICOM Patient Orientation of a projection picture: where its rows and columns run, e.g.
+    #: ``("A", "F")``; empty when absent (then volumes take their letters from the patient frame).
+    patient_orientation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,14 @@ class Scan:
                 planes=", ".join(p.value for p in self.planes),
             )
         return Plane(plane)
+
+    @functools.cached_property
+    def padding_value(self) -> float | None:
+        """The lowest finite value, which padding (NaN) is shown as; None without padding or for colour."""
+        if self.is_colour or not np.isnan(self.voxels).any():
+            return None
+        finite = self.voxels[np.isfinite(self.voxels)]
+        return float(finite.min()) if finite.size else 0.0
 
     @functools.cached_property
     def auto_window(self) -> Window | None:

@@ -18,6 +18,7 @@ import pydicom
 import pydicom.uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 
 from medrega_core.errors import N_
 from medrega_core.intake.errors import (
@@ -325,7 +326,18 @@ def _metadata(dataset: Dataset) -> ScanMetadata:
         photometric=str(dataset.get("PhotometricInterpretation", "") or ""),
         transfer_syntax=str(getattr(dataset.file_meta.TransferSyntaxUID, "name", "")),
         value_unit=unit,
+        patient_orientation=_patient_orientation(dataset),
     )
+
+
+def _patient_orientation(dataset: Dataset) -> tuple[str, ...]:
+    """Patient Orientation (0020,0020) as two upper-case direction codes, or () when absent or malformed."""
+    value = dataset.get("PatientOrientation")
+    codes = [str(v).strip().upper() for v in (value if isinstance(value, (list, tuple, MultiValue)) else [value])
+             if v is not None]
+    if len(codes) != 2 or not all(codes) or not all(set(c) <= set("LRAPHF") for c in codes):
+        return ()
+    return tuple(codes)
 
 
 def _vector(value: Any, size: int) -> np.ndarray | None:
