@@ -56,6 +56,7 @@ class SessionState:
     view_serial: int = 0  # counts views pushed to the viewer by the server
     boxes_serial: int = 0  # counts box lists pushed to the viewer by the server
     user_boxes: list[UserBox] = field(default_factory=list)
+    selected_box: int | None = None  # index in user_boxes of the box a question is about
     parsed: Any = None  # medrega_core.tasks.ParsedAnswer of the latest answer
     selected_region: int | None = None
     exchanges: list[Exchange] = field(default_factory=list)
@@ -87,6 +88,7 @@ class SessionState:
         """Forget everything tied to the previous scan (a new scan starts a new conversation)."""
         self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
         self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
+        self.selected_box = None
 
 
 def delete_session(state: SessionState | None, scans: Any = None) -> None:

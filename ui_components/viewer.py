@@ -300,6 +300,9 @@ def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> 
     state.geometry = picture_values(state.scan, view).geometry
     state.view = view
     state.user_boxes = boxes_from_viewer(reported)
+    ids = [b.get("id") for b in reported.get("boxes") or []]
+    selected = reported.get("selectedBox")
+    state.selected_box = ids.index(selected) if selected in ids else None
 
 
 def show(state: SessionState, view: View) -> None:

@@ -84,6 +84,8 @@ export interface ViewerState {
   zoom: number;
   tool: string;
   boxes: BoxValue[];
+  /** The id of the user's box a question is about: the last one drawn, proposed or clicked. */
+  selectedBox: string | null;
   modelBoxes: ModelBox[];
   selectedRegion: number | null;
   picture: { width: number; height: number };

@@ -71,6 +71,7 @@ export class Viewer {
   private changeTimer: number | null = null;
   private press: { x: number; y: number; moved: boolean; button: number } | null = null;
   private pending: Promise<void> = Promise.resolve();
+  private selectedBox: string | null = null;
 
   constructor(host: HTMLElement, bridge: GradioBridge) {
     initialise();
@@ -474,7 +475,9 @@ export class Viewer {
     const box = this.userBoxAt(...point);
     if (box) {
       annotationApi.selection.setAnnotationSelected(box.annotationUID!, true, false);
+      this.selectedBox = box.annotationUID!;
       this.viewport.render();
+      this.changed();
       return;
     }
     if (this.tool === 'box') await this.propose(...point);
@@ -491,7 +494,7 @@ export class Viewer {
       return;
     }
     if (this.currentImageId() !== imageId) return; // the user moved on while the server worked
-    this.addBox(UserBoxTool.toolName, imageId, answer.box);
+    this.selectedBox = this.addBox(UserBoxTool.toolName, imageId, answer.box).annotationUID!;
     this.viewport.render();
     this.changed();
   }
@@ -563,8 +566,12 @@ export class Viewer {
       if (a?.metadata?.toolName !== UserBoxTool.toolName) return;
       const box = this.boxOf(a);
       // A press without a drag leaves an empty box behind: a click, handled as one.
-      if (box.x2 - box.x1 < 1 || box.y2 - box.y1 < 1) annotationApi.state.removeAnnotation(a.annotationUID!);
-      else this.changed();
+      if (box.x2 - box.x1 < 1 || box.y2 - box.y1 < 1) {
+        annotationApi.state.removeAnnotation(a.annotationUID!);
+      } else {
+        this.selectedBox = a.annotationUID!;
+        this.changed();
+      }
     });
 
     element.addEventListener('mousedown', (event) => {
@@ -647,6 +654,7 @@ export class Viewer {
     const frames = scan?.kind === 'frames';
     const size = scan ? scan.planes[this.plane] : { width: 0, height: 0, slices: 0 };
     const imageId = this.currentImageId();
+    const boxes = imageId ? this.annotationsOf(UserBoxTool.toolName, imageId).map((a) => this.boxOf(a)) : [];
     return {
       plane: this.plane,
       slice: frames ? 0 : index,
@@ -656,7 +664,8 @@ export class Viewer {
       window: this.currentWindow(),
       zoom: scan && imageId ? this.viewport.getZoom() : 1,
       tool: this.tool,
-      boxes: imageId ? this.annotationsOf(UserBoxTool.toolName, imageId).map((a) => this.boxOf(a)) : [],
+      boxes,
+      selectedBox: boxes.some((b) => b.id === this.selectedBox) ? this.selectedBox : boxes[boxes.length - 1]?.id ?? null,
       modelBoxes: this.value.modelBoxes,
       selectedRegion: this.value.selectedRegion,
       picture: { width: size.width, height: size.height },
