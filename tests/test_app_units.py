@@ -12,14 +12,15 @@ import pytest
 from pydicom.data import get_testdata_file
 
 import app
+from medrega_core.i18n import translate
+from medrega_core.intake import render
 from medrega_core.tasks import PixelBox, parse_answer, to_model
 from ui_components.chat import speed_text, stream_answer
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
-from ui_components.regions import click
 from ui_components.state import Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
-from ui_components.viewer import load_files
+from ui_components.viewer import ctx_propose, load_files
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +30,26 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return ctx, page
 
 
-def scan_state() -> SessionState:
-    state = SessionState()
-    assert load_files(state, [get_testdata_file("CT_small.dcm")]) is None
-    state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
-    return state
+@pytest.fixture
+def scan_state(built):
+    def make() -> SessionState:
+        state = SessionState()
+        assert load_files(state, built[0], [get_testdata_file("CT_small.dcm")]) is None
+        state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
+        return state
+    return make
 
 
-def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built) -> None:
+def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built, scan_state) -> None:
     ctx, page = built
     state = scan_state()
     scan, boxes = state.scan, list(state.user_boxes)
     updates = switch_language(page, ctx, "zh", state)
     assert set(updates) == all_text_outputs(page)
     assert updates[page.chat.ask]["value"] == "提问"
-    assert updates[page.viewer.slice]["label"] == "层面"
+    viewer_texts = updates[page.viewer.viewer]["value"]["texts"]
+    assert viewer_texts["overlay.slice"] == "层面" and viewer_texts["lang"] == "zh"
+    assert updates[page.viewer.viewer]["value"]["scan"]["key"] == state.scan_token  # the same scan stays open
     assert "仅用于科研和教学" in updates[page.status.notice]["value"]
     assert updates[page.regions.table]["headers"][0] == "区域"
     assert state.lang == "zh" and state.scan is scan and state.user_boxes == boxes
@@ -51,35 +57,39 @@ def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(b
     assert back[page.chat.ask]["value"] == "Ask" and state.scan is scan
 
 
-def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
+def test_prompt_preview_carries_the_users_box_in_0_999(scan_state) -> None:
     state = scan_state()
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
     assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
 
 
-def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(built) -> None:
+def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(scan_state) -> None:
     state = scan_state()
     answer = "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> and <ref>spleen</ref><box>[[600, 500, 900, 800]]</box>"
-    state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer))
+    state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer,
+                                    rendering=render(state.scan, state.view)))
     state.parsed = parse_answer(answer)
-    click(state, 96, 80)  # picture pixels inside the spleen's box on the 128 x 128 picture
-    assert state.selected_region == 1 and len(state.user_boxes) == 1
+    state.selected_region = 1  # what a click on the spleen's box in the viewer selects
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     assert "<image>" not in prompt and not note
     assert prompt.startswith("You are a helpful medical assistant. Your task is object recognition.")
     assert "<box>[[600, 500, 900, 800]]</box>" in prompt
 
 
-def test_a_click_outside_every_model_box_proposes_a_box_there(built) -> None:
+def test_the_viewers_click_proposes_a_box_around_the_clicked_pixel_on_the_windowed_picture(built, scan_state) -> None:
+    ctx, _page = built
     state = scan_state()
-    state.parsed = parse_answer("<ref>liver</ref><box>[[100, 100, 300, 300]]</box>")
-    click(state, 110, 20)
-    assert state.selected_region is None and len(state.user_boxes) == 2
-    assert state.user_boxes[1].box.contains(110, 20)
+    propose = ctx_propose(ctx)
+    answer = propose({"key": state.scan_token, "x": 64.5, "y": 40.5, "plane": "axial", "slice": 0, "frame": 0,
+                      "window": {"center": 40, "width": 400}, "lang": "en"})
+    box = PixelBox(**{k: answer["box"][k] for k in ("x1", "y1", "x2", "y2")})
+    assert box.contains(64.5, 40.5) and box.x2 - box.x1 < 128
+    refused = propose({"key": "not-a-token", "x": 1, "y": 1, "lang": "zh"})
+    assert refused["error"] == translate("Load a scan first.", "zh") != "Load a scan first."
 
 
-def test_a_task_without_chinese_says_so_and_falls_back_to_english(built) -> None:
+def test_a_task_without_chinese_says_so_and_falls_back_to_english(scan_state) -> None:
     state = scan_state()
     state.lang = "zh"
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
