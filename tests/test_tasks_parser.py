@@ -115,6 +115,19 @@ class TestOddAnswers:
         parsed = parse_answer("<ref>liver</ref><box>[[1, 2, 30, 40]]</box>: the <ref>liver</ref> is enlarged")
         assert _names_in_text(parsed) == [["liver", "liver"]]
 
+    @pytest.mark.parametrize("position", range(4))
+    def test_a_number_of_hundreds_of_digits_is_clamped_not_raised(self, position: int) -> None:
+        values = ["1", "2", "3", "4"]
+        values[position] = "9" * 400
+        parsed = parse_answer(f"<ref>x</ref><box>[[{', '.join(values)}]]</box>")
+        assert IssueKind.CLAMPED in {issue.kind for issue in parsed.issues}
+        assert all(0 <= v <= 999 for box in parsed.boxes for v in box.as_tuple())
+
+    def test_leading_zeros_and_long_decimals_are_read_as_numbers(self) -> None:
+        zeros = "0" * 500
+        parsed = parse_answer(f"<ref>x</ref><box>[[{zeros}10, 20.{'0' * 400}, -{zeros}5, 40.{'4' * 300}]]</box>")
+        assert parsed.boxes == [ModelBox(0, 20, 10, 40)]  # -5 clamped to 0, corners put in order
+
     def test_plain_answers_have_no_regions_and_no_issues(self) -> None:
         for text in ("heart", "胸腔", "", "Findings: [unclear] normal study."):
             parsed = parse_answer(text)
@@ -171,6 +184,16 @@ def _shared_descriptions(expected):
 
 
 class TestProperties:
+    @given(st.lists(st.text(alphabet="0123456789", min_size=1, max_size=4)
+                    | st.text(alphabet="0123456789", min_size=300, max_size=500), min_size=4, max_size=4),
+           st.lists(st.sampled_from(["", "-", "+", "000"]), min_size=4, max_size=4))
+    def test_never_raises_whatever_the_digits(self, digits: list[str], signs: list[str]) -> None:
+        values = ", ".join(sign + number for sign, number in zip(signs, digits))
+        for text in (f"<ref>x</ref><box>[[{values}]]</box>", f"肿块[[{values}]]：", f"[[{values}]"):
+            for box in parse_answer(text).boxes:
+                assert 0 <= box.x1 < box.x2 <= 999 and 0 <= box.y1 < box.y2 <= 999
+
+
     @given(st.text(max_size=300))
     def test_never_raises_on_any_text(self, text: str) -> None:
         parsed = parse_answer(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -358,6 +359,12 @@ class TestCommandLine:
     def test_prompt_in_chinese(self) -> None:
         result = self._run("prompt", "--task", "locate-describe", "--lang", "zh", "--objects", "胰腺癌")
         assert result.stdout.decode("utf-8") == DEMO_PROMPTS["locate_describe"]
+
+    def test_parse_of_a_huge_number_is_an_issue_not_a_traceback(self) -> None:
+        answer = f"<ref>x</ref><box>[[{'9' * 400}, 1, 2, 3]]</box>"
+        result = self._run("parse", "--width", "3056", "--height", "2544", stdin=answer)
+        assert result.returncode == 0, result.stderr
+        assert "clamped" in [issue["kind"] for issue in json.loads(result.stdout)["issues"]]
 
     def test_prompt_error_is_a_message_not_a_traceback(self) -> None:
         result = self._run("--lang", "zh", "prompt", "--task", "vqa")

@@ -36,6 +36,10 @@ _TOKEN = re.compile(r"<ref>|<box>|\[[ \t]*\[")
 _LIST_CHARS = set("0123456789 \t,.-+[]")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _RUN_GAP = re.compile(r"(?:[\s,、;]|and|和|及|与)*")
+# Any integer part longer than this is far outside the grid; the fraction beyond this changes no rounding
+# that matters (a float holds about 17 digits).
+_MAX_WHOLE_DIGITS = 6
+_MAX_FRACTION_DIGITS = 20
 _COLON = re.compile(r"[ \t]*:")
 _DESCRIPTION_TRIM = " \t\r\n,;、，；"
 
@@ -219,7 +223,7 @@ class _Scanner:
         if len(parts) != 4 or not all(_NUMBER.fullmatch(part) for part in parts):
             self.issue(IssueKind.MALFORMED, span)
             return None
-        values = [float(part) for part in parts]
+        values = [_bounded_number(part) for part in parts]
         if any(not v.is_integer() for v in values):
             self.issue(IssueKind.ROUNDED, span)
         rounded = [math.floor(v + 0.5) for v in values]
@@ -234,6 +238,17 @@ class _Scanner:
             self.issue(IssueKind.ZERO_AREA, span)
             return None
         return ModelBox(x1, y1, x2, y2)
+
+
+def _bounded_number(text: str) -> float:
+    """A number of :data:`_NUMBER` as a float that stays finite whatever its digits: integer parts
+    beyond the grid are capped (they are clamped to 0..999 anyway), leading zeros do not count."""
+    sign, digits = ("-", text[1:]) if text[0] in "+-" else ("", text)
+    whole, _, fraction = digits.partition(".")
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        whole, fraction = "9" * _MAX_WHOLE_DIGITS, ""
+    return float(f"{sign}{whole}.{fraction[:_MAX_FRACTION_DIGITS] or '0'}")
 
 
 def _groups(scanner: _Scanner, tokens: list[_Ref | _BoxList]) -> tuple[list[_Group], list[_Ref]]:
