@@ -183,6 +183,40 @@ def _shared_descriptions(expected):
     return shared + [(n, b, None) for n, b in run]
 
 
+class TestBareBoxes:
+    """MedRegA's Chinese grounded reports write ``name[[...]]`` without tags (MedRegA issue #1)."""
+
+    def test_chinese_bare_box_takes_the_words_before_it_as_name(self) -> None:
+        answer = "胰腺癌[[690, 472, 735, 511]]：胰尾部见一稍低密度肿块，边界不清。"
+        parsed = parse_answer(answer)
+        (region,) = parsed.regions
+        assert (region.name, region.boxes) == ("胰腺癌", [ModelBox(690, 472, 735, 511)])
+        assert _names_in_text(parsed) == [["胰腺癌"]]
+        assert region.description == "胰尾部见一稍低密度肿块，边界不清。"
+
+    def test_several_chinese_bare_boxes_in_sentences(self) -> None:
+        answer = "右肺[[102, 106, 481, 910]]、左肺[[535, 128, 923, 889]]：双肺纹理清晰。\n心脏[[400, 500, 700, 800]]：心影增大。"
+        parsed = parse_answer(answer)
+        assert [r.name for r in parsed.regions] == ["右肺", "左肺", "心脏"]
+        assert _names_in_text(parsed) == [["右肺"], ["左肺"], ["心脏"]]
+        assert [r.description for r in parsed.regions] == ["双肺纹理清晰。", "双肺纹理清晰。", "心影增大。"]
+
+    def test_english_bare_boxes(self) -> None:
+        answer = "right lung [[102, 106, 481, 910]] and left lung [[535, 128, 923, 889]]: Clear.\nHeart[[1, 2, 30, 40]]: Normal."
+        parsed = parse_answer(answer)
+        assert [r.name for r in parsed.regions] == ["right lung", "left lung", "Heart"]
+        assert _names_in_text(parsed) == [["right lung"], ["left lung"], ["Heart"]]
+        assert [r.description for r in parsed.regions] == ["Clear.", "Clear.", "Normal."]
+
+    def test_a_bare_box_after_a_name_tag_keeps_the_tag_name(self) -> None:
+        (region,) = parse_answer("这是<ref>左肾</ref>[[1, 2, 30, 40]]").regions
+        assert region.name == "左肾"
+
+    def test_prose_before_a_box_is_no_name(self) -> None:
+        parsed = parse_answer("The lesion is located in [[10, 20, 30, 40]].")
+        assert [r.name for r in parsed.regions] == [None]
+
+
 class TestProperties:
     @given(st.lists(st.text(alphabet="0123456789", min_size=1, max_size=4)
                     | st.text(alphabet="0123456789", min_size=300, max_size=500), min_size=4, max_size=4),
