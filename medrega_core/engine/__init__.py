@@ -12,6 +12,7 @@ _EXPORTS = {
     "EngineSettings": "medrega_core.engine.settings",
     "MedRegAEngine": "medrega_core.engine.engine",
     "GenerationResult": "medrega_core.engine.engine",
+    "HistoryFit": "medrega_core.engine.engine",
     "GenerationOptions": "medrega_core.engine.settings",
 }
 

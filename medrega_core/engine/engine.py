@@ -68,6 +68,9 @@ class GenerationResult:
         True when the image's features came from the cache (the vision tower did not run).
     seconds:
         Wall time from the request to the last token.
+    dropped_turns:
+        Oldest follow-up turns left out to keep the conversation inside the context (see
+        :meth:`MedRegAEngine.fit_history`).
     """
 
     text: str
@@ -77,6 +80,23 @@ class GenerationResult:
     first_step_top: list[tuple[int, float]]
     vision_cached: bool
     seconds: float
+    dropped_turns: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryFit:
+    """The part of a conversation that fits the model's context with the next question.
+
+    Attributes
+    ----------
+    history:
+        The ``(question, answer)`` pairs sent: the first (with the image) and the newest follow-ups.
+    dropped_turns:
+        How many of the oldest follow-up pairs were left out (0 when everything fits).
+    """
+
+    history: tuple[tuple[str, str], ...]
+    dropped_turns: int
 
 
 class _TokenQueue(BaseStreamer):
@@ -286,7 +306,8 @@ class MedRegAEngine:
         self.image_size = int(files.config["vision_config"]["image_size"])
         self.image_token_id = model.config.image_token_id
         self.turn_end_id = _required_token(tokenizer, TURN_END)
-        self.max_positions = model.config.text_config.max_position_embeddings
+        self.max_positions = min(model.config.text_config.max_position_embeddings,
+                                 settings.context_tokens or model.config.text_config.max_position_embeddings)
         self.features: FeatureCache[torch.Tensor] = FeatureCache(settings.feature_cache_size)
         self._answer_skip = tokenizer.answer_skip_ids() | {self.turn_end_id}
         self._model_lock = threading.Lock()
@@ -410,6 +431,23 @@ class MedRegAEngine:
             ids = ids[: ids.index(self.turn_end_id)]
         return self.tokenizer.decode(ids, skip=self._answer_skip).strip()
 
+    def fit_history(
+        self, user_text: str, history: Sequence[tuple[str, str]] = (), max_new_tokens: int | None = None
+    ) -> HistoryFit:
+        """Keep the conversation inside the context: leave out the oldest follow-up turns until the
+        prompt plus ``max_new_tokens`` fits; the first turn (it holds the image) always stays.
+
+        Callers can read this before streaming to tell the user; :meth:`stream` and :meth:`generate`
+        apply it themselves. A prompt that does not fit even then is refused when generating.
+        """
+        new_tokens = self.settings.generation().with_overrides(max_new_tokens).max_new_tokens
+        kept = tuple(history)
+        dropped = 0
+        while len(kept) > 1 and len(self.prompt_ids(user_text, kept)) + new_tokens > self.max_positions:
+            kept = kept[:1] + kept[2:]
+            dropped += 1
+        return HistoryFit(kept, dropped)
+
     def _check_length(self, input_ids: list[int], options: GenerationOptions) -> None:
         if len(input_ids) + options.max_new_tokens > self.max_positions:
             raise GenerationInputError(
@@ -437,7 +475,8 @@ class MedRegAEngine:
         on_finish: Callable[[GenerationResult], None],
     ) -> Iterator[str]:
         started = time.perf_counter()
-        input_ids = self.prompt_ids(user_text, history)
+        fit = self.fit_history(user_text, history, options.max_new_tokens)
+        input_ids = self.prompt_ids(user_text, fit.history)
         self._check_length(input_ids, options)
         output_ids: list[int] = []
         shown = ""
@@ -477,6 +516,7 @@ class MedRegAEngine:
                 first_step_top=run.first_step.top,
                 vision_cached=cached,
                 seconds=time.perf_counter() - started,
+                dropped_turns=fit.dropped_turns,
             )
         )
 
@@ -502,7 +542,9 @@ class MedRegAEngine:
             The new question. The first turn carries ``<image>`` (prepended when absent); follow-ups
             must not.
         history:
-            Earlier ``(question, answer)`` pairs of this conversation, oldest first.
+            Earlier ``(question, answer)`` pairs of this conversation, oldest first. When the
+            conversation would overflow the context, the oldest follow-ups are left out
+            (:meth:`fit_history`; ``GenerationResult.dropped_turns`` says how many).
         cancel:
             Set it to stop after the current token; the stream then ends with the text so far.
         max_new_tokens, temperature, top_p:
