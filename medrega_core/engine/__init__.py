@@ -13,6 +13,7 @@ _EXPORTS = {
     "MedRegAEngine": "medrega_core.engine.engine",
     "GenerationResult": "medrega_core.engine.engine",
     "HistoryFit": "medrega_core.engine.engine",
+    "LoadReport": "medrega_core.engine.load_progress",
     "GenerationOptions": "medrega_core.engine.settings",
 }
 

@@ -22,9 +22,10 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from medrega_core.engine.cache import FeatureCache
-from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint
+from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, weight_files
 from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END, build_query
 from medrega_core.engine.errors import N_, EngineError, GenerationInputError, UnsupportedCheckpointError
+from medrega_core.engine.load_progress import LoadReport, ProgressCallback, WeightsMeter, checkpoint_size
 from medrega_core.engine.modeling import (
     MedRegAForConditionalGeneration,
     native_config_from_original,
@@ -36,8 +37,6 @@ from medrega_core.engine.settings import EngineSettings, GenerationOptions, Sett
 from medrega_core.engine.static_decode import StaticGreedyDecoder
 from medrega_core.engine.tokenizer import MedRegATokenizer
 
-#: ``progress(fraction, message_msgid)``: fraction in [0, 1], message an English msgid to translate.
-ProgressCallback = Callable[[float, str], None]
 #: Next-token candidates recorded after the prompt, as (token id, logit).
 TOP_CANDIDATES = 5
 _END_OF_STREAM = object()
@@ -233,7 +232,23 @@ _INT8_NOTICE_FILTER = _DropInt8CastNotice()
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
     if progress is not None:
-        progress(fraction, message)
+        progress(LoadReport(fraction, message))
+
+
+#: The share of the overall progress before and during the weights step.
+_WEIGHTS_START, _WEIGHTS_END = 0.2, 0.99
+
+
+def _weights_meter(files: CheckpointFiles, progress: ProgressCallback | None) -> WeightsMeter:
+    size = checkpoint_size(weight_files(files.folder))
+
+    def report(loaded: int, seconds_left: float | None) -> None:
+        if progress is not None:
+            share = loaded / size.tensor_bytes if size.tensor_bytes else 1.0
+            progress(LoadReport(_WEIGHTS_START + (_WEIGHTS_END - _WEIGHTS_START) * share,
+                                N_("Loading the model weights"), loaded, size.tensor_bytes, seconds_left))
+
+    return WeightsMeter(size, report)
 
 
 def _resolve_device(requested: str) -> torch.device:
@@ -321,7 +336,8 @@ class MedRegAEngine:
         settings:
             Checkpoint, device, quantization and defaults.
         progress:
-            Called with ``(fraction, message_msgid)`` as loading advances.
+            Called with a :class:`LoadReport` as loading advances; while the weights load, about every
+            1 % of their bytes, with the bytes loaded, the total over all shards and the time left.
 
         Raises
         ------
@@ -341,8 +357,8 @@ class MedRegAEngine:
         quant = settings.resolved_quant(on_cuda)
         settings.check_decode(on_cuda, quant)  # before the slow part: loading the weights
         dtype = getattr(torch, settings.resolved_dtype(on_cuda))
-        _report(progress, 0.2, N_("Loading the model weights"))
-        model = _load_model(files, config, quant, dtype, device)
+        with _weights_meter(files, progress).counting():
+            model = _load_model(files, config, quant, dtype, device)
         if quant == "int8":
             logging.getLogger("bitsandbytes.autograd._functions").addFilter(_INT8_NOTICE_FILTER)
         _report(progress, 1.0, N_("Model ready"))
