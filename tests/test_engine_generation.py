@@ -203,6 +203,11 @@ def test_long_conversations_drop_the_oldest_follow_ups(tiny_checkpoint) -> None:
         history.append((question, result.text))
     assert dropped[:2] == [0, 0] and dropped[-1] > 0
     assert dropped == sorted(dropped)
+    from medrega_core.engine.engine import DROPPED_TURNS_NOTE
+    from medrega_core.i18n import translate
+
+    note = translate(DROPPED_TURNS_NOTE, "zh", count=dropped[-1])
+    assert str(dropped[-1]) in note and note != translate(DROPPED_TURNS_NOTE, "en", count=dropped[-1])
 
 
 def test_a_first_question_too_long_for_the_context_is_still_refused(tiny_checkpoint) -> None:

@@ -82,6 +82,13 @@ class GenerationResult:
     dropped_turns: int = 0
 
 
+#: What the chat can say when ``dropped_turns`` > 0 (translate with ``count``).
+DROPPED_TURNS_NOTE = N_(
+    "The conversation no longer fits the model's context: the {count} oldest follow-up question(s) and answer(s) "
+    "were left out. The first question, with the image, is kept."
+)
+
+
 @dataclass(frozen=True)
 class HistoryFit:
     """The part of a conversation that fits the model's context with the next question.
