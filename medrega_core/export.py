@@ -21,7 +21,9 @@ from medrega_core import __version__
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translate
 from medrega_core.intake import Rendering, Scan
-from medrega_core.tasks import PixelBox, RegionRow, parse_answer, region_rows
+from medrega_core.intake.scan import Plane
+from medrega_core.render.export_frame import FramedPicture, frame_for_export
+from medrega_core.tasks import TASK_TITLES, BoxInScan, ModelBox, PixelBox, Task, box_in_scan, parse_answer, region_rows, to_model
 
 DISCLAIMER = N_("For research and teaching only; not for diagnosis.")
 
@@ -46,6 +48,8 @@ class ExportRecord:
         The picture the model saw and its geometry.
     user_boxes:
         The user's boxes in picture pixels.
+    user_box_labels:
+        The user's label of each box, in the order of ``user_boxes`` (missing or empty: "your box N").
     engine_info:
         ``MedRegAEngine.describe()`` (model id, quantization, device).
     generation:
@@ -61,6 +65,7 @@ class ExportRecord:
     rendering: Rendering
     scan: Scan
     user_boxes: tuple[PixelBox, ...] = ()
+    user_box_labels: tuple[str, ...] = ()
     engine_info: dict[str, Any] = field(default_factory=dict)
     generation: dict[str, Any] = field(default_factory=dict)
     include_identifiers: bool = False
@@ -73,20 +78,18 @@ class ExportFiles:
     markdown: Path
 
 
-def _box_entry(row: RegionRow) -> dict[str, Any]:
+def _box_entry(model_box: ModelBox, pixel_box: PixelBox, in_scan: BoxInScan | None) -> dict[str, Any]:
+    """One box in every coordinate space: 0-999, picture pixels, stored indices and patient mm."""
     entry: dict[str, Any] = {
-        "tag": row.tag,
-        "model_0_999": list(row.model_box.as_tuple()),
-        "picture_px": [round(v, 2) for v in row.pixel_box.as_tuple()],
+        "model_0_999": list(model_box.as_tuple()),
+        "picture_px": [round(v, 2) for v in pixel_box.as_tuple()],
     }
-    if row.scan is not None:
-        entry["stored_index_corners"] = [[round(v, 3) for v in corner] for corner in row.scan.stored_corners]
-        if row.scan.patient_corners_mm is not None:
-            entry["patient_mm_corners_lps"] = [[round(v, 3) for v in c] for c in row.scan.patient_corners_mm]
-        if row.scan.size_mm is not None:
-            entry["size_mm"] = [round(v, 3) for v in row.scan.size_mm]
-    if row.iou_with_user is not None:
-        entry["iou_with_first_user_box"] = round(row.iou_with_user, 4)
+    if in_scan is not None:
+        entry["stored_index_corners"] = [[round(v, 3) for v in corner] for corner in in_scan.stored_corners]
+        if in_scan.patient_corners_mm is not None:
+            entry["patient_mm_corners_lps"] = [[round(v, 3) for v in c] for c in in_scan.patient_corners_mm]
+        if in_scan.size_mm is not None:
+            entry["size_mm"] = [round(v, 3) for v in in_scan.size_mm]
     return entry
 
 
@@ -96,31 +99,63 @@ def _regions(record: ExportRecord) -> list[dict[str, Any]]:
     height, width = rendering.rgb.shape[:2]
     user_box = record.user_boxes[0] if record.user_boxes else None
     rows = region_rows(parsed, width, height, rendering.geometry, user_box)
+    regions = []
+    for index, region in enumerate(parsed.regions):
+        boxes = []
+        for row in rows:
+            if row.region_index == index:
+                entry = {"tag": row.tag, **_box_entry(row.model_box, row.pixel_box, row.scan)}
+                if row.iou_with_user is not None:
+                    entry["iou_with_first_user_box"] = round(row.iou_with_user, 4)
+                boxes.append(entry)
+        regions.append({"name": region.name, "description": region.description, "boxes": boxes})
+    return regions
+
+
+def _user_boxes(record: ExportRecord) -> list[dict[str, Any]]:
+    """The user's boxes with their labels, in the same coordinate spaces as the model's."""
+    geometry = record.rendering.geometry
+    height, width = record.rendering.rgb.shape[:2]
+    labels = tuple(record.user_box_labels) + ("",) * len(record.user_boxes)
     return [
-        {
-            "name": region.name,
-            "description": region.description,
-            "boxes": [_box_entry(row) for row in rows if row.region_index == index],
-        }
-        for index, region in enumerate(parsed.regions)
+        {"number": number, "label": label.strip() or None,
+         **_box_entry(to_model(box, width, height), box, box_in_scan(box, geometry))}
+        for number, (box, label) in enumerate(zip(record.user_boxes, labels), start=1)
     ]
 
 
-def _view(rendering: Rendering) -> dict[str, Any]:
+def _view(scan: Scan, rendering: Rendering) -> dict[str, Any]:
+    """The view, with plane, slice, frame and timepoint only where the scan has a choice of them
+    (a radiograph or a photo has one plane and one slice: writing them would mean nothing)."""
     view, window = rendering.view, rendering.window
-    return {
-        "plane": str(getattr(view.plane, "value", view.plane)),
-        "slice_index": view.slice_index,
-        "frame": view.frame,
-        "timepoint": view.timepoint,
+    plane = Plane(getattr(view.plane, "value", view.plane))
+    result: dict[str, Any] = {}
+    if len(scan.planes) > 1:
+        result["plane"] = plane.value
+    if scan.num_slices(plane) > 1:
+        result["slice_index"] = view.slice_index
+    if scan.num_frames > 1:
+        result["frame"] = view.frame
+    if scan.num_timepoints > 1:
+        result["timepoint"] = view.timepoint
+    return result | {
         "window": None if window is None else {"center": window.center, "width": window.width},
         "orientation": dict(rendering.orientation),
         "picture_size": list(rendering.rgb.shape[1::-1]),
     }
 
 
-def build_json(record: ExportRecord, created: datetime) -> dict[str, Any]:
-    """The JSON document of a bundle (see the module docstring for what it holds)."""
+def _png_entry(framed: FramedPicture) -> dict[str, Any]:
+    bar = framed.scale_bar
+    return {
+        "picture_offset_px": list(framed.offset),
+        "scale_bar": None if bar is None else {"mm": bar.mm, "pixels": bar.pixels, "rect_px": list(bar.rect)},
+    }
+
+
+def build_json(record: ExportRecord, created: datetime, framed: FramedPicture | None = None) -> dict[str, Any]:
+    """The JSON document of a bundle (see the module docstring for what it holds); with ``framed``,
+    where the picture and the scale bar lie in the exported PNG."""
     height, width = record.rendering.rgb.shape[:2]
     return {
         "app": {"name": "MedRegA Workbench", "version": __version__},
@@ -130,8 +165,8 @@ def build_json(record: ExportRecord, created: datetime) -> dict[str, Any]:
         "prompt": record.prompt,
         "answer": record.answer,
         "regions": _regions(record),
-        "user_boxes": [{"picture_px": [round(v, 2) for v in box.as_tuple()]} for box in record.user_boxes],
-        "view": _view(record.rendering),
+        "user_boxes": _user_boxes(record),
+        "view": _view(record.scan, record.rendering),
         "coordinates": {
             "model_grid": f"integers 0-999 relative to the {width}x{height} picture (x / width, y / height)",
             "picture_px": "x right, y down, (0, 0) = top-left corner of the picture",
@@ -140,7 +175,7 @@ def build_json(record: ExportRecord, created: datetime) -> dict[str, Any]:
         "model": record.engine_info,
         "generation": record.generation,
         "scan": record.scan.dataset_for_export(include_identifiers=record.include_identifiers),
-    }
+    } | ({"png": _png_entry(framed)} if framed is not None else {})
 
 
 #: Headings and labels of the Markdown report (marked here: babel does not look inside f-strings).
@@ -155,6 +190,9 @@ MARKDOWN_LABELS = {
     "slice": N_("slice"),
     "frame": N_("frame"),
     "window": N_("Window"),
+    "window_values": N_("level {center} / width {width}"),
+    "user_boxes": N_("User boxes"),
+    "your_box": N_("your box {number}"),
     "question": N_("Question"),
     "task": N_("Task"),
     "answer": N_("Answer"),
@@ -170,11 +208,37 @@ MARKDOWN_LABELS = {
 }
 
 
+#: Plane names as the viewer shows them (the same msgids).
+PLANE_TITLES = {Plane.AXIAL: N_("Axial"), Plane.CORONAL: N_("Coronal"), Plane.SAGITTAL: N_("Sagittal")}
+
+
+def _view_line(view: dict[str, Any], label: dict[str, str], lang: str) -> str | None:
+    """``Plane: Axial, slice 3`` with only the fields the view holds (None when it holds none)."""
+    parts = []
+    if "plane" in view:
+        parts.append(f"{label['plane']}: {translate(PLANE_TITLES[Plane(view['plane'])], lang)}")
+    parts += [f"{label[key]} {view[field]}" for key, field in (("slice", "slice_index"), ("frame", "frame"))
+              if field in view]
+    return ", ".join(parts) or None
+
+
+def _box_row(tag: Any, name: str, box: dict[str, Any]) -> str:
+    size = " x ".join(f"{v:.1f}" for v in box["size_mm"]) if "size_mm" in box else "-"
+    pixels = ", ".join(f"{v:.0f}" for v in box["picture_px"])
+    return f"| {tag} | {name} | {box['model_0_999']} | {pixels} | {size} |"
+
+
 def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
     label = {key: translate(text, lang) for key, text in MARKDOWN_LABELS.items()}
     info = document["scan"]["info"]
     view = document["view"]
     window = view["window"]
+    window_text = translate(MARKDOWN_LABELS["window_values"], lang, center=f"{window['center']:g}",
+                            width=f"{window['width']:g}") if window else "-"
+    view_line = _view_line(view, label, lang)
+    task = document["task"]
+    task_title = translate(TASK_TITLES[Task(task)], lang) if task in {t.value for t in Task} else task
+    table_head = [f"| # | {label['name']} | 0-999 | {label['pixels']} | {label['size_mm']} |", "|---|---|---|---|---|"]
     lines = [
         f"# {label['title']}",
         "",
@@ -186,12 +250,12 @@ def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
         "",
         f"- {label['modality']}: {info.get('modality') or '-'}",
         f"- {label['body_part']}: {info.get('body_part') or '-'}",
-        f"- {label['plane']}: {view['plane']}, {label['slice']} {view['slice_index']}, {label['frame']} {view['frame']}",
-        f"- {label['window']}: " + (f"C {window['center']:g} / W {window['width']:g}" if window else "-"),
+        *([f"- {view_line}"] if view_line else []),
+        f"- {label['window']}: {window_text}",
         "",
         f"## {label['question']}",
         "",
-        f"{label['task']}: `{document['task']}`",
+        f"{label['task']}: {task_title} (`{task}`)",
         "",
         "```text",
         document["prompt"],
@@ -202,18 +266,16 @@ def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
         document["answer"],
         "",
     ]
+    if document["user_boxes"]:
+        lines += [f"## {label['user_boxes']}", "", *table_head]
+        for box in document["user_boxes"]:
+            name = box["label"] or translate(MARKDOWN_LABELS["your_box"], lang, number=box["number"])
+            lines.append(_box_row(box["number"], name, box))
+        lines.append("")
     if document["regions"]:
-        lines += [
-            f"## {label['regions']}",
-            "",
-            f"| # | {label['name']} | 0-999 | {label['pixels']} | {label['size_mm']} |",
-            "|---|---|---|---|---|",
-        ]
+        lines += [f"## {label['regions']}", "", *table_head]
         for region in document["regions"]:
-            for box in region["boxes"]:
-                size = " x ".join(f"{v:.1f}" for v in box["size_mm"]) if "size_mm" in box else "-"
-                pixels = ", ".join(f"{v:.0f}" for v in box["picture_px"])
-                lines.append(f"| {box['tag']} | {region['name'] or '-'} | {box['model_0_999']} | {pixels} | {size} |")
+            lines += [_box_row(box["tag"], region["name"] or "-", box) for box in region["boxes"]]
         lines.append("")
     model = document["model"]
     lines += [
@@ -238,15 +300,20 @@ def write_bundle(record: ExportRecord, folder: str | Path, overlay_rgb: np.ndarr
     folder:
         An existing folder, private to the user's session.
     overlay_rgb:
-        ``(H, W, 3)`` uint8: the picture with the boxes drawn, as shown to the user.
+        ``(H, W, 3)`` uint8: the picture with the boxes drawn, as shown to the user. The PNG frames it
+        with the orientation letters, a scale bar in mm and the research-only notice (in the record's
+        language); the JSON's ``png`` entry says where the picture lies in it.
     """
     created = datetime.now(timezone.utc)
+    rendering = record.rendering
+    framed = frame_for_export(overlay_rgb, rendering.orientation, rendering.geometry.mm_per_picture_pixel,
+                              translate(DISCLAIMER, record.lang))
     stem = f"medrega-{record.task}-{created:%Y%m%d-%H%M%S}"
     folder = Path(folder)
     files = ExportFiles(folder / f"{stem}.png", folder / f"{stem}.json", folder / f"{stem}.md")
-    document = build_json(record, created)
+    document = build_json(record, created, framed)
     try:
-        Image.fromarray(np.ascontiguousarray(overlay_rgb, dtype=np.uint8)).save(files.png, format="PNG")
+        Image.fromarray(framed.rgb).save(files.png, format="PNG")
         files.json.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
         files.markdown.write_text(_markdown(document, files.png.name, record.lang), encoding="utf-8")
     except OSError as error:

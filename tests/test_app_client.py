@@ -35,6 +35,19 @@ def test_api_lists_named_endpoints(app_url: str) -> None:
     assert {"/load_scan", "/set_view", "/set_boxes", "/ask", "/stop", "/export", "/set_language"} <= set(endpoints)
 
 
+def test_the_status_is_right_on_first_paint(app_url: str) -> None:
+    """The page as built must not carry a stale "Loading the model: 0%": its load event says where the model is."""
+    import httpx
+
+    config = httpx.get(app_url + "config", timeout=30).json()
+    (status,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "status"]
+    assert not status["props"].get("value"), "the page carries the status of the moment it was built"
+    on_load = [dep for dep in config["dependencies"]
+               if status["id"] in dep["outputs"] and any(event == "load" for _, event in dep["targets"])]
+    assert on_load, "no page-load event fills the status line"
+    assert Client(app_url, verbose=False).predict(api_name="/status_on_load").startswith("Model ready")
+
+
 def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) -> None:
     client = Client(app_url, verbose=False)
     outputs = load(client, CT)

@@ -131,3 +131,20 @@ def test_the_gpu_stream_ends_with_the_engines_token_count(tiny_engine) -> None:
     assert 1 <= len(result.output_ids) <= tiny_engine.settings.generation().max_new_tokens
     shown = speed_text(len(result.output_ids), result.seconds, lambda m, **p: m.format(**p))
     assert shown.startswith(f"{len(result.output_ids)} tokens in ")
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "english"),
+    [(None, "Loading the model: 3.2 of 80.0 GB"),
+     (230.0, "Loading the model: 3.2 of 80.0 GB, about 4 min left"),
+     (20.0, "Loading the model: 3.2 of 80.0 GB, less than a minute left")],
+)
+def test_the_loading_line_counts_weight_bytes_and_time_left(seconds_left, english) -> None:
+    from medrega_core.i18n import translator
+    from ui_components.context import LoadProgress
+    from ui_components.status import loading_text
+
+    progress = LoadProgress(0.23, "Loading the model weights", 3_200_000_000, 80_000_000_000, seconds_left)
+    assert loading_text(progress, translator("en")) == english
+    chinese = loading_text(progress, translator("zh"))
+    assert "3.2" in chinese and "80.0" in chinese and chinese != english

@@ -174,3 +174,45 @@ def test_describe_reports_the_loaded_model(tiny_engine, tiny_checkpoint) -> None
     assert info["checkpoint"] == str(tiny_checkpoint)
     assert (info["quantization"], info["device"], info["dtype"]) == ("none", "cpu", "float32")
     assert info["image_tokens"] == 16
+
+
+def test_long_conversations_drop_the_oldest_follow_ups(tiny_checkpoint) -> None:
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+
+    image, new_tokens = _picture(11), 8
+    probe = MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu", quant="none"))
+    first = probe.prompt_ids(QUESTION)
+    follow_up = "Describe the left part of the picture in more detail, please."
+    # Room for the first turn and about two follow-ups with their answers, not nine.
+    context = len(first) + new_tokens + 3 * len(probe.tokenizer.encode(follow_up)) + 3 * new_tokens
+    engine = MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu", quant="none",
+                                               max_new_tokens=new_tokens, context_tokens=context))
+    history: list[tuple[str, str]] = []
+    dropped = []
+    for turn in range(9):
+        question = QUESTION if turn == 0 else follow_up
+        fit = engine.fit_history(question, history)
+        result = engine.generate(image, question, history)
+        assert result.dropped_turns == fit.dropped_turns
+        assert len(result.input_ids) + new_tokens <= context
+        # The first turn, with the image, always stays.
+        assert result.input_ids.count(engine.image_token_id) == engine.num_image_tokens
+        assert result.input_ids == engine.prompt_ids(question, fit.history)
+        assert fit.history[:1] == tuple(history[:1]) and fit.history[1:] == tuple(history[1 + fit.dropped_turns:])
+        dropped.append(result.dropped_turns)
+        history.append((question, result.text))
+    assert dropped[:2] == [0, 0] and dropped[-1] > 0
+    assert dropped == sorted(dropped)
+    from medrega_core.engine.engine import DROPPED_TURNS_NOTE
+    from medrega_core.i18n import translate
+
+    note = translate(DROPPED_TURNS_NOTE, "zh", count=dropped[-1])
+    assert str(dropped[-1]) in note and note != translate(DROPPED_TURNS_NOTE, "en", count=dropped[-1])
+
+
+def test_a_first_question_too_long_for_the_context_is_still_refused(tiny_checkpoint) -> None:
+    from medrega_core.engine import EngineSettings, MedRegAEngine
+
+    engine = MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu", quant="none", context_tokens=64))
+    with pytest.raises(GenerationInputError, match="too long"):
+        engine.generate(_picture(12), QUESTION, max_new_tokens=8)

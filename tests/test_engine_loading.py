@@ -17,6 +17,7 @@ from medrega_core.engine.errors import (
     EngineError,
     UnsupportedCheckpointError,
 )
+from medrega_core.engine.load_progress import LoadReport
 from medrega_core.engine.modeling import native_config_from_original
 from medrega_core.engine.settings import SettingsError
 
@@ -32,8 +33,8 @@ def _edit_config(folder: Path, **changes: object) -> None:
     path.write_text(json.dumps(config), encoding="utf-8")
 
 
-def _load(folder: Path | str, **settings: object) -> MedRegAEngine:
-    return MedRegAEngine.load(EngineSettings(str(folder), device="cpu", **settings))
+def _load(folder: Path | str, progress=None, **settings: object) -> MedRegAEngine:
+    return MedRegAEngine.load(EngineSettings(str(folder), device="cpu", **settings), progress=progress)
 
 
 def test_missing_folder_is_named(tmp_path: Path) -> None:
@@ -214,12 +215,40 @@ def test_nf4_all_quantizes_the_vision_tower_too(tiny_checkpoint: Path) -> None:
 
 
 def test_progress_reports_rise_to_one(tiny_checkpoint: Path) -> None:
-    reports: list[tuple[float, str]] = []
-    MedRegAEngine.load(
-        EngineSettings(str(tiny_checkpoint), device="cpu"), progress=lambda f, m: reports.append((f, m))
-    )
-    fractions = [fraction for fraction, _ in reports]
+    reports: list[LoadReport] = []
+    MedRegAEngine.load(EngineSettings(str(tiny_checkpoint), device="cpu"), progress=reports.append)
+    fractions = [report.fraction for report in reports]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     from medrega_core.i18n import translate
 
-    assert all(translate(message, "zh") != message for _, message in reports)
+    assert all(translate(report.message, "zh") != report.message for report in reports)
+
+
+def _tensor_bytes(path: Path) -> int:
+    """Bytes of tensor data in one safetensors file: the file less its 8-byte length and JSON header."""
+    with path.open("rb") as handle:
+        header_length = int.from_bytes(handle.read(8), "little")
+    return path.stat().st_size - 8 - header_length
+
+
+@pytest.mark.parametrize("quant", ["none", "nf4"])
+def test_weights_progress_counts_bytes_over_every_shard(tiny_checkpoint: Path, tmp_path: Path, quant: str) -> None:
+    from tiny_checkpoint import make_sharded_copy
+
+    folder = make_sharded_copy(tiny_checkpoint, tmp_path / "sharded", shards=3)
+    shards = sorted(folder.glob("model-*-of-00003.safetensors"))
+    assert len(shards) == 3
+    reports: list[LoadReport] = []
+    dtype = "bfloat16" if quant == "nf4" else None
+    engine = _load(folder, quant=quant, dtype=dtype, progress=reports.append)
+    weights = [report for report in reports if report.total_bytes]
+    assert weights, "no report counted weight bytes"
+    assert {report.total_bytes for report in weights} == {sum(_tensor_bytes(path) for path in shards)}
+    loaded = [report.loaded_bytes for report in weights]
+    assert loaded == sorted(loaded) and loaded[-1] == weights[-1].total_bytes
+    # Many reports while the weights arrive (not one per step), each after the first with a time left.
+    assert len(set(loaded)) >= 10
+    assert all(report.seconds_left is not None and report.seconds_left >= 0 for report in weights[1:])
+    fractions = [report.fraction for report in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(engine.generate(torch.zeros(40, 40, 3, dtype=torch.uint8).numpy(), "What?", max_new_tokens=2).output_ids)

@@ -115,6 +115,19 @@ class TestOddAnswers:
         parsed = parse_answer("<ref>liver</ref><box>[[1, 2, 30, 40]]</box>: the <ref>liver</ref> is enlarged")
         assert _names_in_text(parsed) == [["liver", "liver"]]
 
+    @pytest.mark.parametrize("position", range(4))
+    def test_a_number_of_hundreds_of_digits_is_clamped_not_raised(self, position: int) -> None:
+        values = ["1", "2", "3", "4"]
+        values[position] = "9" * 400
+        parsed = parse_answer(f"<ref>x</ref><box>[[{', '.join(values)}]]</box>")
+        assert IssueKind.CLAMPED in {issue.kind for issue in parsed.issues}
+        assert all(0 <= v <= 999 for box in parsed.boxes for v in box.as_tuple())
+
+    def test_leading_zeros_and_long_decimals_are_read_as_numbers(self) -> None:
+        zeros = "0" * 500
+        parsed = parse_answer(f"<ref>x</ref><box>[[{zeros}10, 20.{'0' * 400}, -{zeros}5, 40.{'4' * 300}]]</box>")
+        assert parsed.boxes == [ModelBox(0, 20, 10, 40)]  # -5 clamped to 0, corners put in order
+
     def test_plain_answers_have_no_regions_and_no_issues(self) -> None:
         for text in ("heart", "胸腔", "", "Findings: [unclear] normal study."):
             parsed = parse_answer(text)
@@ -170,7 +183,51 @@ def _shared_descriptions(expected):
     return shared + [(n, b, None) for n, b in run]
 
 
+class TestBareBoxes:
+    """MedRegA's Chinese grounded reports write ``name[[...]]`` without tags (MedRegA issue #1)."""
+
+    def test_chinese_bare_box_takes_the_words_before_it_as_name(self) -> None:
+        answer = "胰腺癌[[690, 472, 735, 511]]：胰尾部见一稍低密度肿块，边界不清。"
+        parsed = parse_answer(answer)
+        (region,) = parsed.regions
+        assert (region.name, region.boxes) == ("胰腺癌", [ModelBox(690, 472, 735, 511)])
+        assert _names_in_text(parsed) == [["胰腺癌"]]
+        assert region.description == "胰尾部见一稍低密度肿块，边界不清。"
+
+    def test_several_chinese_bare_boxes_in_sentences(self) -> None:
+        answer = "右肺[[102, 106, 481, 910]]、左肺[[535, 128, 923, 889]]：双肺纹理清晰。\n心脏[[400, 500, 700, 800]]：心影增大。"
+        parsed = parse_answer(answer)
+        assert [r.name for r in parsed.regions] == ["右肺", "左肺", "心脏"]
+        assert _names_in_text(parsed) == [["右肺"], ["左肺"], ["心脏"]]
+        assert [r.description for r in parsed.regions] == ["双肺纹理清晰。", "双肺纹理清晰。", "心影增大。"]
+
+    def test_english_bare_boxes(self) -> None:
+        answer = "right lung [[102, 106, 481, 910]] and left lung [[535, 128, 923, 889]]: Clear.\nHeart[[1, 2, 30, 40]]: Normal."
+        parsed = parse_answer(answer)
+        assert [r.name for r in parsed.regions] == ["right lung", "left lung", "Heart"]
+        assert _names_in_text(parsed) == [["right lung"], ["left lung"], ["Heart"]]
+        assert [r.description for r in parsed.regions] == ["Clear.", "Clear.", "Normal."]
+
+    def test_a_bare_box_after_a_name_tag_keeps_the_tag_name(self) -> None:
+        (region,) = parse_answer("这是<ref>左肾</ref>[[1, 2, 30, 40]]").regions
+        assert region.name == "左肾"
+
+    def test_prose_before_a_box_is_no_name(self) -> None:
+        parsed = parse_answer("The lesion is located in [[10, 20, 30, 40]].")
+        assert [r.name for r in parsed.regions] == [None]
+
+
 class TestProperties:
+    @given(st.lists(st.text(alphabet="0123456789", min_size=1, max_size=4)
+                    | st.text(alphabet="0123456789", min_size=300, max_size=500), min_size=4, max_size=4),
+           st.lists(st.sampled_from(["", "-", "+", "000"]), min_size=4, max_size=4))
+    def test_never_raises_whatever_the_digits(self, digits: list[str], signs: list[str]) -> None:
+        values = ", ".join(sign + number for sign, number in zip(signs, digits))
+        for text in (f"<ref>x</ref><box>[[{values}]]</box>", f"肿块[[{values}]]：", f"[[{values}]"):
+            for box in parse_answer(text).boxes:
+                assert 0 <= box.x1 < box.x2 <= 999 and 0 <= box.y1 < box.y2 <= 999
+
+
     @given(st.text(max_size=300))
     def test_never_raises_on_any_text(self, text: str) -> None:
         parsed = parse_answer(text)

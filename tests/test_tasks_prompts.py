@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from medrega_core.i18n import translate
 from medrega_core.tasks import (
     GROUNDED_REPORT_STRUCTURES,
     PRESETS,
+    PRESETS_BY_KEY,
     BoxOutsidePictureError,
     ModelBox,
     PromptInputError,
@@ -70,9 +72,17 @@ class TestDemoPrompts:
     def test_diagnosis_with_the_same_list_typed_by_the_user(self) -> None:
         labels = ("normal", "drusen", "diabetic macular edema", "choroidal neovascularization")
         request = TaskRequest(Task.DIAGNOSIS, "en", candidates=labels, modality="OCT")
-        # The user's "normal" adds the note sentence the OCT2017 prefix lacks; the rest is identical.
-        expected = DEMO_PROMPTS["diagnosis_oct"].replace("\n<image>", '\n"normal" means no diseases are detected. <image>')
-        assert build_prompt(request) == expected
+        # The OCT2017 training list has no note sentence, so the typed list has none either.
+        assert build_prompt(request) == DEMO_PROMPTS["diagnosis_oct"]
+
+    def test_a_typed_training_list_keeps_its_note(self) -> None:
+        preset = PRESETS_BY_KEY["brset"]
+        request = TaskRequest(Task.DIAGNOSIS, "en", candidates=preset.labels, modality="OCT")
+        assert build_prompt(request) == build_prompt(TaskRequest(Task.DIAGNOSIS, "en", variant="brset"))
+
+    def test_an_own_list_with_normal_gets_the_note(self) -> None:
+        request = TaskRequest(Task.DIAGNOSIS, "en", candidates=("normal", "glioma"), modality="MRI")
+        assert '\nglioma\n"normal" means no diseases are detected. <image>' in build_prompt(request)
 
     def test_region_to_text_from_picture_pixels(self) -> None:
         # The user drew the box whose 0-999 form is the demo's, on the 512x512 demo picture.
@@ -358,6 +368,26 @@ class TestCommandLine:
     def test_prompt_in_chinese(self) -> None:
         result = self._run("prompt", "--task", "locate-describe", "--lang", "zh", "--objects", "胰腺癌")
         assert result.stdout.decode("utf-8") == DEMO_PROMPTS["locate_describe"]
+
+    def test_prompt_reproduces_the_published_oct_prompt(self) -> None:
+        result = self._run("prompt", "--task", "diagnosis", "--candidates", "normal", "drusen", "diabetic macular edema",
+                           "choroidal neovascularization", "--modality", "OCT")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.decode() == DEMO_PROMPTS["diagnosis_oct"]
+
+    def test_objects_and_candidates_take_comma_separated_lists(self) -> None:
+        located = self._run("prompt", "--task", "text-to-region", "--objects", "stomach, liver", "colon", "--modality", "CT")
+        assert located.stdout.decode().endswith(
+            "Please locate <ref>stomach</ref>, <ref>liver</ref>, <ref>colon</ref> in this CT scan.")
+        listed = self._run("prompt", "--task", "diagnosis", "--candidates",
+                           "normal,drusen,diabetic macular edema，choroidal neovascularization", "--modality", "OCT")
+        assert listed.stdout.decode() == DEMO_PROMPTS["diagnosis_oct"]
+
+    def test_parse_of_a_huge_number_is_an_issue_not_a_traceback(self) -> None:
+        answer = f"<ref>x</ref><box>[[{'9' * 400}, 1, 2, 3]]</box>"
+        result = self._run("parse", "--width", "3056", "--height", "2544", stdin=answer)
+        assert result.returncode == 0, result.stderr
+        assert "clamped" in [issue["kind"] for issue in json.loads(result.stdout)["issues"]]
 
     def test_prompt_error_is_a_message_not_a_traceback(self) -> None:
         result = self._run("--lang", "zh", "prompt", "--task", "vqa")

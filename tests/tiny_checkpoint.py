@@ -234,3 +234,26 @@ def make_tiny_checkpoint(folder: Path) -> Path:
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_file(original_state_dict(config), str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder
+
+
+def make_sharded_copy(source: Path, folder: Path, shards: int) -> Path:
+    """Copy the checkpoint at ``source`` into ``folder`` with its weights split into ``shards``
+    safetensors files and a ``model.safetensors.index.json``, as large checkpoints are stored."""
+    from safetensors.torch import load_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.name != "model.safetensors":
+            (folder / path.name).write_bytes(path.read_bytes())
+    state = load_file(str(source / "model.safetensors"))
+    names = sorted(state)
+    weight_map = {}
+    for index in range(shards):
+        shard_name = f"model-{index + 1:05d}-of-{shards:05d}.safetensors"
+        part = {name: state[name] for name in names[index::shards]}
+        save_file(part, str(folder / shard_name), metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(part, shard_name))
+    total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    return folder

@@ -53,10 +53,14 @@ class LoadState(str, enum.Enum):
 
 @dataclass
 class LoadProgress:
-    """The latest progress report of the engine load: a fraction in [0, 1] and a short English message."""
+    """The latest progress report of the engine load (the fields of the engine's ``LoadReport``): a
+    fraction in [0, 1], a short English message and, while the weights load, their bytes and the time left."""
 
     fraction: float = 0.0
     message: str = ""
+    loaded_bytes: int = 0
+    total_bytes: int = 0
+    seconds_left: float | None = None
 
 
 @dataclass
@@ -83,8 +87,10 @@ class EngineHost:
         self.state = LoadState.LOADING
         threading.Thread(target=self._load, name="medrega-engine-load", daemon=True).start()
 
-    def _report(self, fraction: float, message: str = "") -> None:
-        self.progress = LoadProgress(float(fraction), str(message))
+    def _report(self, report: Any) -> None:
+        """Keep the engine's latest ``LoadReport`` (copied: this module does not import the engine)."""
+        self.progress = LoadProgress(float(report.fraction), str(report.message), int(report.loaded_bytes),
+                                     int(report.total_bytes), report.seconds_left)
 
     def _load(self) -> None:
         try:

@@ -48,6 +48,7 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
     record = ExportRecord(
         task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
         rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
+        user_box_labels=tuple(u.label for u in exchange.user_boxes),
         engine_info=info, generation=ctx.host.generation_settings(), include_identifiers=bool(include_identifiers),
     )
     folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))

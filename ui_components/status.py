@@ -3,6 +3,7 @@ memory) and the research-only notice. Queue positions are shown by Gradio on the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import gradio as gr
 
 from medrega_core.errors import MedRegAError
 from medrega_core.i18n import translator
-from ui_components.context import AppContext, LoadState
+from ui_components.context import AppContext, LoadProgress, LoadState
 from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
 
@@ -42,13 +43,28 @@ def status_text(ctx: AppContext, _: Translate) -> str:
                               total=info["gpu_memory_total_gib"])
         return text
     if host.state is LoadState.LOADING:
-        return _("Loading the model: {percent}% {step}", percent=round(100 * host.progress.fraction),
-                 step=_(host.progress.message) if host.progress.message else "")
+        return loading_text(host.progress, _)
     try:
         host.require()
     except MedRegAError as error:
         return "⚠ " + _(error.message, **error.params)
     return ""
+
+
+def loading_text(progress: LoadProgress, _: Translate) -> str:
+    """The loading line: weight bytes of the total and the time left while the weights arrive, else the step."""
+    if not progress.total_bytes:
+        return _("Loading the model: {percent}% {step}", percent=round(100 * progress.fraction),
+                 step=_(progress.message) if progress.message else "")
+    unit, scale = ("GB", 1e9) if progress.total_bytes >= 1e9 else ("MB", 1e6)
+    sizes = {"loaded": f"{progress.loaded_bytes / scale:.1f}", "total": f"{progress.total_bytes / scale:.1f}",
+             "unit": unit}
+    if progress.seconds_left is None:
+        return _("Loading the model: {loaded} of {total} {unit}", **sizes)
+    if progress.seconds_left < 60:
+        return _("Loading the model: {loaded} of {total} {unit}, less than a minute left", **sizes)
+    return _("Loading the model: {loaded} of {total} {unit}, about {minutes} min left",
+             minutes=math.ceil(progress.seconds_left / 60), **sizes)
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
@@ -57,7 +73,9 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
 
 def create_status(ctx: AppContext) -> StatusHandles:
     notice = gr.Markdown(notice_text(lambda m, **p: m), elem_id="notice")
-    status = gr.Markdown(status_text(ctx, translator("en")), elem_id="status")
+    # Empty until the page's load event fills it: a value computed here would be the one of the
+    # moment the page was built ("Loading the model: 0%") on every later page load.
+    status = gr.Markdown("", elem_id="status")
     timer = gr.Timer(REFRESH_SECONDS)
     return StatusHandles(notice, status, timer)
 
@@ -67,6 +85,9 @@ def wire_status(h: StatusHandles, ctx: AppContext, state_holder: gr.State) -> No
         return status_text(ctx, translator(state.lang))
 
     h.timer.tick(refresh, [state_holder], h.status, api_name="status", queue=False, show_progress="hidden")
+    # A new page is in English; its status is right on first paint, not after the first tick.
+    gr.on(None, lambda: status_text(ctx, translator("en")), None, h.status, api_name="status_on_load", queue=False,
+          show_progress="hidden")
 
 
 def refreshed(h: StatusHandles, ctx: AppContext, _: Translate) -> dict[Any, Any]:

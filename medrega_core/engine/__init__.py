@@ -12,6 +12,8 @@ _EXPORTS = {
     "EngineSettings": "medrega_core.engine.settings",
     "MedRegAEngine": "medrega_core.engine.engine",
     "GenerationResult": "medrega_core.engine.engine",
+    "HistoryFit": "medrega_core.engine.engine",
+    "LoadReport": "medrega_core.engine.load_progress",
     "GenerationOptions": "medrega_core.engine.settings",
 }
 

@@ -74,7 +74,8 @@ def resolve_folder(source: str) -> Path:
     raise CheckpointNotFoundError(N_("The checkpoint folder {name} does not exist."), name=source)
 
 
-def _weight_files(folder: Path) -> list[Path]:
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors shards of the checkpoint in ``folder`` (from the index when there is one)."""
     index_path = folder / WEIGHTS_INDEX_FILE
     if index_path.exists():
         try:
@@ -135,7 +136,7 @@ def locate_checkpoint(source: str) -> CheckpointFiles:
     """
     folder = resolve_folder(source)
     config = read_config(folder)
-    missing = [path.name for path in _weight_files(folder) if not path.exists()]
+    missing = [path.name for path in weight_files(folder) if not path.exists()]
     if missing:
         raise CheckpointFilesError(
             N_("The checkpoint folder {folder} lacks weight files: {names}."),

@@ -22,9 +22,10 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from medrega_core.engine.cache import FeatureCache
-from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint
+from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, weight_files
 from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END, build_query
 from medrega_core.engine.errors import N_, EngineError, GenerationInputError, UnsupportedCheckpointError
+from medrega_core.engine.load_progress import LoadReport, ProgressCallback, WeightsMeter, checkpoint_size
 from medrega_core.engine.modeling import (
     MedRegAForConditionalGeneration,
     native_config_from_original,
@@ -36,8 +37,6 @@ from medrega_core.engine.settings import EngineSettings, GenerationOptions, Sett
 from medrega_core.engine.static_decode import StaticGreedyDecoder
 from medrega_core.engine.tokenizer import MedRegATokenizer
 
-#: ``progress(fraction, message_msgid)``: fraction in [0, 1], message an English msgid to translate.
-ProgressCallback = Callable[[float, str], None]
 #: Next-token candidates recorded after the prompt, as (token id, logit).
 TOP_CANDIDATES = 5
 _END_OF_STREAM = object()
@@ -68,6 +67,9 @@ class GenerationResult:
         True when the image's features came from the cache (the vision tower did not run).
     seconds:
         Wall time from the request to the last token.
+    dropped_turns:
+        Oldest follow-up turns left out to keep the conversation inside the context (see
+        :meth:`MedRegAEngine.fit_history`).
     """
 
     text: str
@@ -77,6 +79,30 @@ class GenerationResult:
     first_step_top: list[tuple[int, float]]
     vision_cached: bool
     seconds: float
+    dropped_turns: int = 0
+
+
+#: What the chat can say when ``dropped_turns`` > 0 (translate with ``count``).
+DROPPED_TURNS_NOTE = N_(
+    "The conversation no longer fits the model's context: the {count} oldest follow-up question(s) and answer(s) "
+    "were left out. The first question, with the image, is kept."
+)
+
+
+@dataclass(frozen=True)
+class HistoryFit:
+    """The part of a conversation that fits the model's context with the next question.
+
+    Attributes
+    ----------
+    history:
+        The ``(question, answer)`` pairs sent: the first (with the image) and the newest follow-ups.
+    dropped_turns:
+        How many of the oldest follow-up pairs were left out (0 when everything fits).
+    """
+
+    history: tuple[tuple[str, str], ...]
+    dropped_turns: int
 
 
 class _TokenQueue(BaseStreamer):
@@ -213,7 +239,23 @@ _INT8_NOTICE_FILTER = _DropInt8CastNotice()
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
     if progress is not None:
-        progress(fraction, message)
+        progress(LoadReport(fraction, message))
+
+
+#: The share of the overall progress before and during the weights step.
+_WEIGHTS_START, _WEIGHTS_END = 0.2, 0.99
+
+
+def _weights_meter(files: CheckpointFiles, progress: ProgressCallback | None) -> WeightsMeter:
+    size = checkpoint_size(weight_files(files.folder))
+
+    def report(loaded: int, seconds_left: float | None) -> None:
+        if progress is not None:
+            share = loaded / size.tensor_bytes if size.tensor_bytes else 1.0
+            progress(LoadReport(_WEIGHTS_START + (_WEIGHTS_END - _WEIGHTS_START) * share,
+                                N_("Loading the model weights"), loaded, size.tensor_bytes, seconds_left))
+
+    return WeightsMeter(size, report)
 
 
 def _resolve_device(requested: str) -> torch.device:
@@ -286,7 +328,8 @@ class MedRegAEngine:
         self.image_size = int(files.config["vision_config"]["image_size"])
         self.image_token_id = model.config.image_token_id
         self.turn_end_id = _required_token(tokenizer, TURN_END)
-        self.max_positions = model.config.text_config.max_position_embeddings
+        self.max_positions = min(model.config.text_config.max_position_embeddings,
+                                 settings.context_tokens or model.config.text_config.max_position_embeddings)
         self.features: FeatureCache[torch.Tensor] = FeatureCache(settings.feature_cache_size)
         self._answer_skip = tokenizer.answer_skip_ids() | {self.turn_end_id}
         self._model_lock = threading.Lock()
@@ -300,7 +343,8 @@ class MedRegAEngine:
         settings:
             Checkpoint, device, quantization and defaults.
         progress:
-            Called with ``(fraction, message_msgid)`` as loading advances.
+            Called with a :class:`LoadReport` as loading advances; while the weights load, about every
+            1 % of their bytes, with the bytes loaded, the total over all shards and the time left.
 
         Raises
         ------
@@ -320,8 +364,8 @@ class MedRegAEngine:
         quant = settings.resolved_quant(on_cuda)
         settings.check_decode(on_cuda, quant)  # before the slow part: loading the weights
         dtype = getattr(torch, settings.resolved_dtype(on_cuda))
-        _report(progress, 0.2, N_("Loading the model weights"))
-        model = _load_model(files, config, quant, dtype, device)
+        with _weights_meter(files, progress).counting():
+            model = _load_model(files, config, quant, dtype, device)
         if quant == "int8":
             logging.getLogger("bitsandbytes.autograd._functions").addFilter(_INT8_NOTICE_FILTER)
         _report(progress, 1.0, N_("Model ready"))
@@ -410,6 +454,23 @@ class MedRegAEngine:
             ids = ids[: ids.index(self.turn_end_id)]
         return self.tokenizer.decode(ids, skip=self._answer_skip).strip()
 
+    def fit_history(
+        self, user_text: str, history: Sequence[tuple[str, str]] = (), max_new_tokens: int | None = None
+    ) -> HistoryFit:
+        """Keep the conversation inside the context: leave out the oldest follow-up turns until the
+        prompt plus ``max_new_tokens`` fits; the first turn (it holds the image) always stays.
+
+        Callers can read this before streaming to tell the user; :meth:`stream` and :meth:`generate`
+        apply it themselves. A prompt that does not fit even then is refused when generating.
+        """
+        new_tokens = self.settings.generation().with_overrides(max_new_tokens).max_new_tokens
+        kept = tuple(history)
+        dropped = 0
+        while len(kept) > 1 and len(self.prompt_ids(user_text, kept)) + new_tokens > self.max_positions:
+            kept = kept[:1] + kept[2:]
+            dropped += 1
+        return HistoryFit(kept, dropped)
+
     def _check_length(self, input_ids: list[int], options: GenerationOptions) -> None:
         if len(input_ids) + options.max_new_tokens > self.max_positions:
             raise GenerationInputError(
@@ -437,7 +498,8 @@ class MedRegAEngine:
         on_finish: Callable[[GenerationResult], None],
     ) -> Iterator[str]:
         started = time.perf_counter()
-        input_ids = self.prompt_ids(user_text, history)
+        fit = self.fit_history(user_text, history, options.max_new_tokens)
+        input_ids = self.prompt_ids(user_text, fit.history)
         self._check_length(input_ids, options)
         output_ids: list[int] = []
         shown = ""
@@ -477,6 +539,7 @@ class MedRegAEngine:
                 first_step_top=run.first_step.top,
                 vision_cached=cached,
                 seconds=time.perf_counter() - started,
+                dropped_turns=fit.dropped_turns,
             )
         )
 
@@ -502,7 +565,9 @@ class MedRegAEngine:
             The new question. The first turn carries ``<image>`` (prepended when absent); follow-ups
             must not.
         history:
-            Earlier ``(question, answer)`` pairs of this conversation, oldest first.
+            Earlier ``(question, answer)`` pairs of this conversation, oldest first. When the
+            conversation would overflow the context, the oldest follow-ups are left out
+            (:meth:`fit_history`; ``GenerationResult.dropped_turns`` says how many).
         cancel:
             Set it to stop after the current token; the stream then ends with the text so far.
         max_new_tokens, temperature, top_p:

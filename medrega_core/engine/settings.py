@@ -82,6 +82,9 @@ class EngineSettings:
         weight format can be captured (about 4-6x faster decoding, docs/PERFORMANCE.md) and ``eager``
         otherwise. In bfloat16 the static cache can flip near-tied tokens relative to ``eager``; in
         float32 both give the reference's tokens.
+    context_tokens:
+        The most tokens a conversation (prompt plus new tokens) may hold, or None for the checkpoint's
+        ``max_position_embeddings``; a smaller value caps the context (memory, tests).
     """
 
     checkpoint: str
@@ -93,6 +96,7 @@ class EngineSettings:
     top_p: float = 1.0
     feature_cache_size: int = 16
     decode: str = "auto"
+    context_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not str(self.checkpoint).strip():
@@ -122,6 +126,8 @@ class EngineSettings:
                 value=self.decode,
                 choices=", ".join(DECODE_CHOICES),
             )
+        if self.context_tokens is not None and self.context_tokens < 1:
+            raise SettingsError(N_("The context length must be at least 1 token; got {value}."), value=self.context_tokens)
         self.generation()
 
     def generation(self) -> GenerationOptions:

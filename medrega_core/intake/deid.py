@@ -63,6 +63,33 @@ def _plain(dataset: Dataset) -> dict[str, Any]:
     return result
 
 
+#: Explains the marker of replaced values in a de-identified export (English: the JSON is a data record).
+SUBSTITUTE_NOTE = (
+    'Identifiers were removed (DICOM PS3.15 basic profile). Every value that differs from the original header is '
+    'written as {"replaced": true, "substitute": ...}: the substitute is a dummy value (names, IDs, dates, UIDs), '
+    "never the patient's data."
+)
+
+
+def _marked(cleaned: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+    """``cleaned`` with each value that differs from ``original`` wrapped as a replaced substitute;
+    sequences are compared item by item."""
+    marked: dict[str, Any] = {}
+    for keyword, value in cleaned.items():
+        before = original.get(keyword)
+        if keyword not in original or value == before:
+            marked[keyword] = value
+        elif _is_sequence(value) and _is_sequence(before) and len(value) == len(before):
+            marked[keyword] = [_marked(item, old) for item, old in zip(value, before)]
+        else:
+            marked[keyword] = {"replaced": True, "substitute": value}
+    return marked
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
 def export_metadata(scan: Scan, include_identifiers: bool = False) -> dict[str, Any]:
     """Scan information and DICOM header for an export bundle.
 
@@ -76,10 +103,17 @@ def export_metadata(scan: Scan, include_identifiers: bool = False) -> dict[str, 
     Returns
     -------
     dict
-        ``{"info": ScanInfo dict, "dicom": header dict or None, "identifiers_removed": bool}``.
+        ``{"info": ScanInfo dict, "dicom": header dict or None, "identifiers_removed": bool}``; when
+        identifiers are removed, every replaced header value is ``{"replaced": true, "substitute": value}``
+        and ``"note"`` (:data:`SUBSTITUTE_NOTE`) says so.
     """
     header = scan.dicom_header
-    dicom = None
-    if header is not None:
-        dicom = _plain(header if include_identifiers else deidentify(header))
-    return {"info": scan.info.to_dict(), "dicom": dicom, "identifiers_removed": not include_identifiers}
+    result: dict[str, Any] = {"info": scan.info.to_dict(), "dicom": None, "identifiers_removed": not include_identifiers}
+    if header is None:
+        return result
+    if include_identifiers:
+        result["dicom"] = _plain(header)
+    else:
+        result["dicom"] = _marked(_plain(deidentify(header)), _plain(header))
+        result["note"] = SUBSTITUTE_NOTE
+    return result

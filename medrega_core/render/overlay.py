@@ -264,29 +264,36 @@ def _draw_labels(canvas: np.ndarray, labels: list[_Label], style: OverlayStyle) 
     height, width = canvas.shape[:2]
     font = load_font(style.font_path or find_cjk_font(), style.font_size(width, height))
     ascent, descent = font.getmetrics()
-    pad = max(2, (ascent + descent) // 6)
+    pad = label_padding(font)
     sizes = [(math.ceil(font.getlength(label.text)) + 2 * pad, ascent + descent + 2 * pad) for label in labels]
     rects = place_labels(sizes, [label.anchor for label in labels], width, height)
     for label, rect in zip(labels, rects):
-        _draw_label(canvas, label, rect, font, pad)
+        draw_label(canvas, label.text, label.color, rect, font, pad)
     return canvas
 
 
-def _draw_label(canvas: np.ndarray, label: _Label, rect: Rect, font: ImageFont.FreeTypeFont, pad: int) -> None:
-    """Draw one label in place, through a Pillow image of only the pixels it can touch.
+def label_padding(font: ImageFont.FreeTypeFont) -> int:
+    """Space around a label's text for ``font``."""
+    ascent, descent = font.getmetrics()
+    return max(2, (ascent + descent) // 6)
+
+
+def draw_label(canvas: np.ndarray, text: str, color: RGB, rect: Rect, font: ImageFont.FreeTypeFont, pad: int) -> None:
+    """Draw one label (``text`` on a ``color`` rectangle, CJK-safe) in place, through a Pillow image of
+    only the pixels it can touch.
 
     The patch is the label rectangle joined with the text's ink box (glyphs may reach past the
     rectangle), so the result equals drawing on the whole picture at a fraction of the cost.
     """
     height, width = canvas.shape[:2]
     origin = (rect[0] + pad, rect[1] + pad)
-    ink = font.getbbox(label.text)
+    ink = font.getbbox(text)
     x1, y1 = max(0, min(rect[0], origin[0] + ink[0])), max(0, min(rect[1], origin[1] + ink[1]))
     x2, y2 = min(width, max(rect[2], origin[0] + ink[2])), min(height, max(rect[3], origin[1] + ink[3]))
     if x2 <= x1 or y2 <= y1:
         return
     patch = Image.fromarray(canvas[y1:y2, x1:x2])
     draw = ImageDraw.Draw(patch)
-    draw.rectangle((rect[0] - x1, rect[1] - y1, rect[2] - 1 - x1, rect[3] - 1 - y1), fill=label.color, outline=HALO_COLOR)
-    draw.text((origin[0] - x1, origin[1] - y1), label.text, font=font, fill=text_color_on(label.color))
+    draw.rectangle((rect[0] - x1, rect[1] - y1, rect[2] - 1 - x1, rect[3] - 1 - y1), fill=color, outline=HALO_COLOR)
+    draw.text((origin[0] - x1, origin[1] - y1), text, font=font, fill=text_color_on(color))
     canvas[y1:y2, x1:x2] = np.asarray(patch)

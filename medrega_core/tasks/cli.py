@@ -14,7 +14,7 @@ from medrega_core.errors import N_
 from medrega_core.tasks.coordinates import PixelBox
 from medrega_core.tasks.cot import build_cot_answer_prompt
 from medrega_core.tasks.parser import ParsedAnswer, parse_answer
-from medrega_core.tasks.prompts import PromptInputError, PromptLayout, Task, TaskRequest, build_prompt
+from medrega_core.tasks.prompts import PromptInputError, PromptLayout, Task, TaskRequest, build_prompt, split_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,11 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # SUPPRESS keeps the top-level --lang when this one is not given.
     prompt.add_argument("--lang", default=argparse.SUPPRESS, help="en or zh (also the language of errors)")
     prompt.add_argument("--question", default="")
-    prompt.add_argument("--objects", nargs="+", default=[], help="names to locate, one argument each")
+    prompt.add_argument("--objects", nargs="+", default=[], help="names to locate, one argument each or comma-separated")
     prompt.add_argument("--box", help="x1,y1,x2,y2 in picture pixels (region-to-text)")
     prompt.add_argument("--width", type=int, help="picture width in pixels")
     prompt.add_argument("--height", type=int, help="picture height in pixels")
-    prompt.add_argument("--candidates", nargs="+", default=[], help="candidate diagnoses, one argument each")
+    prompt.add_argument("--candidates", nargs="+", default=[],
+                        help="candidate diagnoses, one argument each or comma-separated")
     prompt.add_argument("--modality", default="", help='as written in the prompt: "CT", "MRI", "chest x-ray"')
     prompt.add_argument("--variant", default="", help="task variant or candidate preset (e.g. oct2017, mimic-cxr)")
     prompt.add_argument("--layout", default=PromptLayout.DEMO.value, choices=[layout.value for layout in PromptLayout])
@@ -52,6 +53,11 @@ def parse_box_argument(text: str) -> PixelBox:
     return PixelBox(*values)
 
 
+def _names(arguments: list[str]) -> tuple[str, ...]:
+    """Names given one per argument, comma-separated, or both (split as the page splits them)."""
+    return tuple(name for argument in arguments for name in split_names(argument))
+
+
 def _write(text: str) -> None:
     sys.stdout.buffer.write(text.encode("utf-8"))
     sys.stdout.flush()
@@ -60,9 +66,9 @@ def _write(text: str) -> None:
 def run_prompt(args: argparse.Namespace) -> int:
     size = (args.width, args.height) if args.width and args.height else None
     request = TaskRequest(
-        task=Task(args.task), lang=getattr(args, "lang", "en"), question=args.question, objects=tuple(args.objects),
+        task=Task(args.task), lang=getattr(args, "lang", "en"), question=args.question, objects=_names(args.objects),
         box=parse_box_argument(args.box) if args.box else None, image_size=size,
-        candidates=tuple(args.candidates), modality=args.modality, variant=args.variant,
+        candidates=_names(args.candidates), modality=args.modality, variant=args.variant,
         layout=PromptLayout(args.layout),
     )
     if args.detected is not None and request.task is Task.REGIONAL_COT:

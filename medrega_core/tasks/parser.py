@@ -2,7 +2,8 @@
 
 Grammar accepted (spec B.6): ``<ref>name</ref><box>[[x1, y1, x2, y2], ...]</box>`` groups joined by
 commas, Chinese commas, newlines or prose (``<ref>A</ref> is located in <box>...</box>``); bare
-``[[...]]`` lists with or without ``<box>``; a description after ``:`` or ``：`` that belongs to every
+``[[...]]`` lists with or without ``<box>`` (a bare list without ``<ref>`` is named by the words right
+before it, as in MedRegA's Chinese reports: ``胰腺癌[[690, 472, 735, 511]]：...``); a description after ``:`` or ``：`` that belongs to every
 group of the run of groups before it. Full-width digits, commas, brackets, colons and angle
 brackets are read as their ASCII forms. Everything odd is repaired or dropped and written to
 ``ParsedAnswer.issues``: clamped (outside 0..999), reordered (inverted corners), rounded
@@ -36,6 +37,21 @@ _TOKEN = re.compile(r"<ref>|<box>|\[[ \t]*\[")
 _LIST_CHARS = set("0123456789 \t,.-+[]")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _RUN_GAP = re.compile(r"(?:[\s,、;]|and|和|及|与)*")
+# Any integer part longer than this is far outside the grid; the fraction beyond this changes no rounding
+# that matters (a float holds about 17 digits).
+_MAX_WHOLE_DIGITS = 6
+_MAX_FRACTION_DIGITS = 20
+# Naming a bare box list by the words before it: where those words start, what is not part of them,
+# and endings that show a sentence rather than a name.
+_NAME_STOPS = set("。！？；;:，,、.!?()（）<>\"“”\n")
+_NAME_LEAD = set(" \t-*•")
+_NAME_CONNECTOR = re.compile(r"(?:(?:and|or)\b|以及|和|及|与)\s*", re.IGNORECASE)
+_PROSE_ENDING = re.compile(
+    r"(?:\b(?:at|in|on|of|is|are|was|were|located|seen|see|shows?|the|a|an|with|by|near|within)|位于|在|见|于|为|是)\s*$",
+    re.IGNORECASE,
+)
+_MAX_NAME_CHARS = 40
+_MAX_NAME_WORDS = 6
 _COLON = re.compile(r"[ \t]*:")
 _DESCRIPTION_TRIM = " \t\r\n,;、，；"
 
@@ -128,6 +144,7 @@ class _Ref:
 class _BoxList:
     boxes: list[ModelBox]
     span: Span
+    tagged: bool = False
 
 
 @dataclass
@@ -195,7 +212,7 @@ class _Scanner:
         boxes = [box for content, span in quads if (box := self._quad(content, span)) is not None]
         if not closed:
             self.issue(IssueKind.UNCLOSED, (start, end))
-        return _BoxList(boxes, (start, end)), end
+        return _BoxList(boxes, (start, end), tagged), end
 
     def _scan_brackets(self, pos: int) -> tuple[list[tuple[str, Span]], int, bool]:
         """Innermost ``[...]`` contents of a bracket list starting at ``pos``; stops at a foreign character."""
@@ -219,7 +236,7 @@ class _Scanner:
         if len(parts) != 4 or not all(_NUMBER.fullmatch(part) for part in parts):
             self.issue(IssueKind.MALFORMED, span)
             return None
-        values = [float(part) for part in parts]
+        values = [_bounded_number(part) for part in parts]
         if any(not v.is_integer() for v in values):
             self.issue(IssueKind.ROUNDED, span)
         rounded = [math.floor(v + 0.5) for v in values]
@@ -236,19 +253,56 @@ class _Scanner:
         return ModelBox(x1, y1, x2, y2)
 
 
+def _bounded_number(text: str) -> float:
+    """A number of :data:`_NUMBER` as a float that stays finite whatever its digits: integer parts
+    beyond the grid are capped (they are clamped to 0..999 anyway), leading zeros do not count."""
+    sign, digits = ("-", text[1:]) if text[0] in "+-" else ("", text)
+    whole, _, fraction = digits.partition(".")
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        whole, fraction = "9" * _MAX_WHOLE_DIGITS, ""
+    return float(f"{sign}{whole}.{fraction[:_MAX_FRACTION_DIGITS] or '0'}")
+
+
+def _name_before(scanner: _Scanner, start: int, floor: int) -> _Ref | None:
+    """The name of a bare ``[[...]]`` list without ``<ref>``: the words right before it, back to the
+    previous token or clause mark (``胰腺癌[[...]]``, ``left lung [[...]]``); None when they are prose
+    (``is located in [[...]]``) or too long to be a name."""
+    text = scanner.text
+    begin = start
+    while begin > floor and text[begin - 1] not in _NAME_STOPS:
+        begin -= 1
+    while begin < start and text[begin] in _NAME_LEAD:
+        begin += 1
+    if connector := _NAME_CONNECTOR.match(text, begin, start):
+        begin = connector.end()
+    end = start
+    while end > begin and text[end - 1].isspace():
+        end -= 1
+    name = scanner.original[begin:end]
+    if not name or _PROSE_ENDING.search(name) or len(name) > _MAX_NAME_CHARS or len(name.split()) > _MAX_NAME_WORDS:
+        return None
+    return _Ref(name, (begin, end), (begin, end))
+
+
 def _groups(scanner: _Scanner, tokens: list[_Ref | _BoxList]) -> tuple[list[_Group], list[_Ref]]:
-    """Pair each box list with the latest name before it; names left without a box are orphans."""
+    """Pair each box list with the latest name before it (for a bare list without one, the words
+    right before it); names left without a box are orphans."""
     groups: list[_Group] = []
     orphans: list[_Ref] = []
     pending: _Ref | None = None
+    previous_end = 0
     for token in tokens:
         if isinstance(token, _Ref):
             if pending is not None:
                 orphans.append(pending)
             pending = token
         else:
+            if pending is None and not token.tagged:
+                pending = _name_before(scanner, token.span[0], previous_end)
             groups.append(_Group(pending, token))
             pending = None
+        previous_end = token.span[1]
     if pending is not None:
         orphans.append(pending)
     return groups, orphans

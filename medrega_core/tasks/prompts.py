@@ -352,14 +352,24 @@ def _classification_question(kind: ClassificationKind, modality: str) -> str:
     return f"Please {what} in the {modality} image."
 
 
+def _custom_note(labels: tuple[str, ...]) -> str:
+    """The sentence after a typed list: a training list's own note (none for OCT2017, so the published
+    OCT prompt comes out byte for byte), else the "no diseases" note when the list has a healthy label."""
+    training = next((p for p in PRESETS_BY_KEY.values() if p.kind is ClassificationKind.DIAGNOSIS and p.labels == labels),
+                    None)
+    if training is not None:
+        return training.note
+    healthy = [label for label in labels if label.casefold() in {"no finding", "normal"}]
+    return f'"{healthy[0]}" means no diseases are detected.' if healthy else ""
+
+
 def _custom_preset(request: TaskRequest) -> CandidatePreset:
     labels = tuple(dict.fromkeys(c.strip() for c in request.candidates if c.strip()))
     if len(labels) < 2:
         raise PromptInputError(N_("Give at least two candidate diagnoses, or choose a preset."))
     if any("\n" in label for label in labels):
         raise PromptInputError(N_("A candidate diagnosis may not contain a line break."))
-    healthy = [label for label in labels if label.casefold() in {"no finding", "normal"}]
-    note = f'"{healthy[0]}" means no diseases are detected.' if healthy else ""
+    note = _custom_note(labels)
     modality = _modality_or(request, "medical")
     return CandidatePreset("custom", "", ClassificationKind.DIAGNOSIS, modality, labels, note)
 
