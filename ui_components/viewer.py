@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
-from medrega_core.i18n import translator
+from medrega_core.i18n import translate, translator
 from medrega_core.intake import (
     MultipleSeriesError, Scan, ScanKind, View, Window, open_scan, picture_values, render, resolve_window,
 )
@@ -322,14 +322,14 @@ def ctx_propose(ctx: AppContext) -> Any:
         lang = str(request.get("lang") or "en")
         scan = ctx.scans.get(str(request.get("key") or ""))
         if scan is None:
-            return {"error": translator(lang)("Load a scan first.")}
+            return {"error": translate(N_("Load a scan first."), lang)}
         try:
             rendering = render(scan, view_from_viewer(scan, request))
             box = propose_box(rendering.rgb, float(request["x"]), float(request["y"]))
         except MedRegAError as error:
             return {"error": error.localized(lang)}
         except (KeyError, TypeError, ValueError):
-            return {"error": translator(lang)("The viewer sent a request the server could not read.")}
+            return {"error": translate(N_("The viewer sent a request the server could not read."), lang)}
         return {"box": {"label": "", "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2}}
     propose_box_at.__name__ = "propose_box"
     return propose_box_at
