@@ -70,7 +70,7 @@ class Page:
     def scan_outputs(self) -> set[Any]:
         """Every widget :meth:`open_files` may update."""
         h = self.viewer
-        return {h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
+        return {h.upload, h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
 
 
 def title_text(_: Callable[..., str]) -> str:

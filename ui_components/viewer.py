@@ -358,8 +358,9 @@ def series_updates(h: ViewerHandles, series: list[Any]) -> dict[Any, Any]:
 
 
 def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
-    """The viewer's own widgets once a scan is open."""
-    return {h.series: gr.update(visible=False), h.scan_line: scan_line_text(state, translator(state.lang)),
+    """The viewer's own widgets once a scan is open: the upload box empties (the scan line names the
+    scan; the next upload is a new case of its own)."""
+    return {h.upload: None, h.series: gr.update(visible=False), h.scan_line: scan_line_text(state, translator(state.lang)),
             h.metadata: state.scan.info.to_dict()}
 
 

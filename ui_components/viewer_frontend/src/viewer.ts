@@ -25,6 +25,7 @@ import { Overlay } from './overlay';
 import { ModelBoxTool, TOOLS, UserBoxTool, createToolGroup, selectTool } from './tools';
 import type { BoxValue, GradioBridge, ModelBox, ScanDescriptor, ViewerState, ViewerValue, WindowValue } from './types';
 
+const PLANES = ['axial', 'coronal', 'sagittal'];
 /** A press that moves less than this (CSS px) is a click, not a drag. */
 const CLICK_SLOP = 4;
 /** Cine speed, frames per second. */
@@ -128,6 +129,15 @@ export class Viewer {
   private makeToolbar(): HTMLElement {
     const bar = document.createElement('div');
     bar.className = 'medrega-toolbar';
+    for (const plane of PLANES) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.id = `plane-${plane}`;
+      button.dataset.plane = plane;
+      button.hidden = true;
+      button.addEventListener('click', () => { void this.setPlane(plane); this.root.focus(); });
+      bar.append(button);
+    }
     for (const name of [...Object.keys(TOOLS), 'reset', 'cine', 'help']) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -149,7 +159,14 @@ export class Viewer {
 
   private relabel(): void {
     const t = this.value.texts;
-    for (const button of Array.from(this.toolbar.querySelectorAll('button'))) {
+    const planes = this.scan ? Object.keys(this.scan.planes) : [];
+    for (const button of Array.from(this.toolbar.querySelectorAll<HTMLButtonElement>('button[data-plane]'))) {
+      const plane = button.dataset.plane!;
+      button.textContent = t[`plane.${plane}`] ?? plane;
+      button.hidden = planes.length < 2 || !planes.includes(plane);
+      button.classList.toggle('active', plane === this.plane);
+    }
+    for (const button of Array.from(this.toolbar.querySelectorAll<HTMLButtonElement>('button[data-tool]'))) {
       const name = button.dataset.tool!;
       button.textContent = t[`tool.${name}`] ?? name;
       button.title = t[`tool.${name}.hint`] ?? '';
@@ -190,6 +207,7 @@ export class Viewer {
       return;
     }
     if (!this.scan || this.scan.key !== scan.key) await this.openScan(scan);
+    this.relabel();
     if (value.view && value.view.serial !== this.viewSerial) {
       this.viewSerial = value.view.serial;
       await this.showView(value.view.plane, value.view.slice, value.view.frame, value.view.window);
@@ -323,8 +341,45 @@ export class Viewer {
     this.cineTimer = null;
   }
 
+  /** Show another plane of a volume at its middle slice, keeping the window. */
+  async setPlane(plane: string): Promise<void> {
+    const scan = this.scan;
+    if (!scan || !(plane in scan.planes) || plane === this.plane) return;
+    this.pending = this.pending.then(async () => {
+      const window = this.currentWindow();
+      this.plane = plane;
+      await this.setStack(Math.floor(scan.planes[plane].slices / 2), window, true);
+      this.relabel();
+    });
+    return this.pending;
+  }
+
+  /**
+   * Actual size: one picture pixel on one device pixel, drawn as it is (no interpolation), the
+   * picture's corner on a whole pixel, so the canvas shows the very pixels the server renders.
+   */
+  actualSize(): void {
+    const imageId = this.currentImageId();
+    if (!imageId || !this.scan) return;
+    this.viewport.setProperties({ interpolationType: Enums.InterpolationType.NEAREST });
+    const rect = this.imageRect();
+    const size = this.scan.planes[this.plane];
+    const ratio = window.devicePixelRatio || 1;
+    this.viewport.setZoom(this.viewport.getZoom() * size.width / (rect.width * ratio));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const corner = this.viewport.worldToCanvas(this.worldOf(imageId, 0, 0));
+      const shift = [Math.round(corner[0] * ratio) / ratio - corner[0], Math.round(corner[1] * ratio) / ratio - corner[1]];
+      if (Math.abs(shift[0]) < 1e-3 && Math.abs(shift[1]) < 1e-3) break;
+      const spacing = size.spacing ?? 1;
+      const pan = this.viewport.getPan();
+      this.viewport.setPan([pan[0] + shift[0] * ratio * spacing, pan[1] + shift[1] * ratio * spacing] as Types.Point2);
+    }
+    this.viewport.render();
+  }
+
   reset(): void {
     if (!this.scan || !this.viewport.getImageIds().length) return;
+    this.viewport.setProperties({ interpolationType: Enums.InterpolationType.LINEAR });
     this.viewport.resetCamera();
     this.applyWindow(this.scan.defaultWindow);
     this.viewport.render();

@@ -1,0 +1,132 @@
+"""Scans and browser helpers for the viewer's browser tests (real files, real Chromium, the real app)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.uid import ExplicitVRLittleEndian
+
+from intake_fixtures import dicom_file, nibabel_file, series_datasets, write_series
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 60_000
+PAGE_SIZE = {"width": 1600, "height": 1000}
+
+
+def launch_browser(playwright: Any) -> Any:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("/usr/bin/chromium is missing; CI must install Debian's chromium package")
+        pytest.skip("/usr/bin/chromium is absent (apt-get install chromium fonts-wqy-microhei)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def uncompressed(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """``ds`` with its pixels stored as plain little-endian (series_datasets writes raw pixel bytes)."""
+    ds.PixelData = ds.pixel_array.tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return ds
+
+
+def ct_series_512(folder: Path, count: int = 20) -> list[Path]:
+    """A 512 x 512 head CT series (pydicom's 693_J2KI slice, 5 mm apart), stored uncompressed."""
+    template = uncompressed(pydicom.dcmread(dicom_file("693_J2KI.dcm")))
+    source = folder / "template.dcm"
+    template.save_as(source, enforce_file_format=True)
+    datasets = series_datasets(str(source), count, spacing_mm=5.0, description="Head CT 512")
+    paths = write_series(datasets, folder / "series")
+    source.unlink()
+    return paths
+
+
+def radiograph_3000(folder: Path) -> Path:
+    """pydicom-data's PA chest radiograph resampled to 3000 x 2500, as a DX with Patient Orientation L\\F."""
+    ds = pydicom.dcmread(dicom_file("RG1_UNCI.dcm"))
+    pixels = cv2.resize(ds.pixel_array, (3000, 2500), interpolation=cv2.INTER_LINEAR).astype(ds.pixel_array.dtype)
+    ds.Rows, ds.Columns, ds.PixelData = 2500, 3000, pixels.tobytes()
+    ds.Modality, ds.PatientOrientation = "DX", ["L", "F"]
+    path = folder / "chest_dx_3000x2500.dcm"
+    ds.save_as(path)
+    return path
+
+
+def nifti_4d() -> Path:
+    return nibabel_file("example4d.nii.gz")
+
+
+# ---- driving the page ----
+
+def open_app(browser: Any, url: str) -> Any:
+    page = browser.new_page(viewport=PAGE_SIZE)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_function("window.medregaViewer !== undefined")
+    return page
+
+
+def viewer_state(page: Any) -> dict[str, Any]:
+    return page.evaluate("window.medregaViewer.state()")
+
+
+def upload(page: Any, paths: list[Path] | Path) -> dict[str, Any]:
+    """Upload files through #scan-upload and wait until the viewer shows their first picture."""
+    before = viewer_state(page)["scanKey"]
+    files = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
+    page.set_input_files("#scan-upload input[type=file]", files)
+    page.wait_for_function(
+        "(before) => { const s = window.medregaViewer.state(); return s.scanKey && s.scanKey !== before"
+        " && s.imageRect.width > 0 && document.querySelector('#scan-viewer canvas'); }", arg=before)
+    wait_rendered(page)
+    return viewer_state(page)
+
+
+def wait_rendered(page: Any) -> None:
+    """Two animation frames: what was asked of the viewer has been drawn."""
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def page_point(state: dict[str, Any], x: float, y: float) -> tuple[float, float]:
+    """Where picture pixel (x, y) lies on the page, from the viewer's own report of the picture's place."""
+    rect, picture = state["imageRect"], state["picture"]
+    return rect["left"] + x * rect["width"] / picture["width"], rect["top"] + y * rect["height"] / picture["height"]
+
+
+def picture_point(state: dict[str, Any], px: float, py: float) -> tuple[float, float]:
+    rect, picture = state["imageRect"], state["picture"]
+    return (px - rect["left"]) * picture["width"] / rect["width"], (py - rect["top"]) * picture["height"] / rect["height"]
+
+
+def viewport_centre(page: Any) -> tuple[float, float]:
+    box = page.locator("#scan-viewer .medrega-viewport").bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def canvas_pixels(page: Any) -> np.ndarray:
+    """What the viewer's canvas shows, H x W x 3 uint8 in device pixels."""
+    data_url = page.evaluate("document.querySelector('#scan-viewer canvas').toDataURL('image/png')")
+    import base64
+
+    with Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float], button: str = "left", steps: int = 8) -> None:
+    page.mouse.move(*start)
+    page.mouse.down(button=button)
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up(button=button)
+
+
+def screenshot(page: Any, folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
