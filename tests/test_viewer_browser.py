@@ -167,7 +167,7 @@ def test_boxes_are_drawn_moved_resized_named_and_deleted(page, series, shots) ->
     wait_for(page, "() => window.medregaViewer.state().boxes[0].label === 'left thalamus'")
     screenshot(page, shots, "ct512-box-named")
     # The table follows (the viewer reports its boxes to the server).
-    page.wait_for_selector("#region-table :text('left thalamus')")
+    wait_for(page, "() => document.querySelector('#region-table').innerText.includes('left thalamus')")
     # Delete: click the box, press Delete.
     page.mouse.click(*inside)
     page.keyboard.press("Delete")
@@ -179,7 +179,7 @@ def test_a_click_with_the_box_tool_proposes_a_box_around_the_clicked_pixel(page,
     state = upload(page, series)
     x, y = viewport_centre(page)
     if zoomed:
-        drag(page, (x, y), (x, y - 150), button="right")  # right drag: zoom in
+        drag(page, (x, y), (x, y + 150), button="right")  # right drag downwards: zoom in
         drag(page, (x, y), (x + 60, y + 40), button="middle")  # middle drag: pan
         wait_rendered(page)
         state = viewer_state(page)

@@ -54,7 +54,9 @@ def radiograph_3000(folder: Path) -> Path:
     ds = pydicom.dcmread(dicom_file("RG1_UNCI.dcm"))
     pixels = cv2.resize(ds.pixel_array, (3000, 2500), interpolation=cv2.INTER_LINEAR).astype(ds.pixel_array.dtype)
     ds.Rows, ds.Columns, ds.PixelData = 2500, 3000, pixels.tobytes()
-    ds.Modality, ds.PatientOrientation = "DX", ["L", "F"]
+    # A detector of 43 x 36 cm; the file's own PixelSpacing is 0\\0 (unknown).
+    del ds.PixelSpacing
+    ds.Modality, ds.PatientOrientation, ds.ImagerPixelSpacing = "DX", ["L", "F"], [0.143, 0.143]
     path = folder / "chest_dx_3000x2500.dcm"
     ds.save_as(path)
     return path
@@ -91,8 +93,18 @@ def upload(page: Any, paths: list[Path] | Path) -> dict[str, Any]:
 
 
 def wait_rendered(page: Any) -> None:
-    """Two animation frames: what was asked of the viewer has been drawn."""
-    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    """What was asked of the viewer has been drawn and the page's layout has settled: the picture's
+    place on the page is the same over several animation frames."""
+    page.evaluate("""async () => {
+        const frame = () => new Promise((done) => requestAnimationFrame(done));
+        let last = '', same = 0;
+        for (let i = 0; i < 200 && same < 5; i++) {
+            await frame();
+            const now = JSON.stringify(window.medregaViewer.state().imageRect);
+            same = now === last ? same + 1 : 0;
+            last = now;
+        }
+    }""")
 
 
 def page_point(state: dict[str, Any], x: float, y: float) -> tuple[float, float]:

@@ -73,6 +73,8 @@ export class Viewer {
   private press: { x: number; y: number; moved: boolean; button: number } | null = null;
   private pending: Promise<void> = Promise.resolve();
   private selectedBox: string | null = null;
+  /** True while the camera is the fitted one (not zoomed or panned by the user). */
+  private fitted = true;
 
   constructor(host: HTMLElement, bridge: GradioBridge) {
     initialise();
@@ -270,6 +272,7 @@ export class Viewer {
     await this.viewport.setStack(ids, clamped);
     if (camera) this.viewport.setCamera(camera);
     else this.viewport.resetCamera();
+    this.fitted ||= resetCamera;
     this.applyWindow(window);
     this.viewport.setProperties({ invert: Boolean(this.scan!.invert) });
     this.viewport.render();
@@ -362,6 +365,7 @@ export class Viewer {
     const imageId = this.currentImageId();
     if (!imageId || !this.scan) return;
     this.viewport.setProperties({ interpolationType: Enums.InterpolationType.NEAREST });
+    this.fitted = false;
     const rect = this.imageRect();
     const size = this.scan.planes[this.plane];
     const ratio = window.devicePixelRatio || 1;
@@ -381,6 +385,7 @@ export class Viewer {
     if (!this.scan || !this.viewport.getImageIds().length) return;
     this.viewport.setProperties({ interpolationType: Enums.InterpolationType.LINEAR });
     this.viewport.resetCamera();
+    this.fitted = true;
     this.applyWindow(this.scan.defaultWindow);
     this.viewport.render();
   }
@@ -631,6 +636,7 @@ export class Viewer {
 
     element.addEventListener('mousedown', (event) => {
       this.root.focus();
+      if (event.button !== 0 || this.tool === 'pan') this.fitted = false; // pan or zoom
       this.press = { x: event.clientX, y: event.clientY, moved: false, button: event.button };
     });
     document.addEventListener('mousemove', (event) => {
@@ -685,10 +691,11 @@ export class Viewer {
     }, CHANGE_DEBOUNCE_MS);
   }
 
+  /** A new panel size refits a fitted picture; a picture the user zoomed or panned keeps its camera. */
   private resize(): void {
-    const camera = this.viewport.getImageIds().length ? this.viewport.getCamera() : null;
-    this.engine.resize(true, false);
-    if (camera) this.viewport.setCamera(camera);
+    this.engine.resize(true, !this.fitted);
+    if (this.fitted && this.viewport.getImageIds().length) this.viewport.resetCamera();
+    this.viewport.render();
     this.overlay.update(this.overlayFacts());
   }
 
