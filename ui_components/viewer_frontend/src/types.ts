@@ -92,6 +92,8 @@ export interface ViewerState {
   imageRect: { left: number; top: number; width: number; height: number };
   scanKey: string | null;
   cine: boolean;
+  /** Pictures of the shown stack already in the browser (prefetch progress). */
+  loaded: number;
 }
 
 /** What Gradio's gr.HTML gives `js_on_load`. */

@@ -17,6 +17,7 @@ import {
   annotation as annotationApi,
   cancelActiveManipulations,
   init as initTools,
+  utilities as toolUtilities,
   type Types as ToolTypes,
 } from '@cornerstonejs/tools';
 
@@ -270,6 +271,8 @@ export class Viewer {
     const clamped = Math.min(Math.max(Math.round(index), 0), ids.length - 1);
     const camera = resetCamera ? null : this.viewport.getCamera();
     await this.viewport.setStack(ids, clamped);
+    // Load the rest of the stack in the background, nearest slices first.
+    toolUtilities.stackPrefetch.enable(this.element);
     if (camera) this.viewport.setCamera(camera);
     else this.viewport.resetCamera();
     this.fitted ||= resetCamera;
@@ -734,6 +737,7 @@ export class Viewer {
       imageRect: this.imageRect(),
       scanKey: scan?.key ?? null,
       cine: this.cineTimer !== null,
+      loaded: this.viewport.getImageIds().filter((id) => cache.getImage(id)).length,
     };
   }
 

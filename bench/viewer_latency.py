@@ -1,0 +1,137 @@
+"""How fast the viewer feels, measured in headless Chromium (Playwright) against the real app.
+
+Prints, beside each budget, the measured figure and measured/budget (a ratio under 1 meets a
+"at most" budget; over 1 meets an "at least" one):
+
+* frames per second while dragging the window on a 512x512 CT and on a 3000x2500 radiograph (>= 30),
+* ms per slice while scrolling a 300-slice CT once its slices are prefetched (<= 50),
+* upload to first picture for a 16 MB radiograph (<= 1.5 s) and a 300-slice series (<= 2 s).
+
+The app runs without a model (the viewer needs none). Scans are made from real files of the installed
+packages, as the tests make them (tests/viewer_fixtures.py).
+
+    python bench/viewer_latency.py [--slices 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from viewer_fixtures import ct_series_512, drag, launch_browser, open_app, radiograph_3000, upload, viewport_centre  # noqa: E402
+
+#: JavaScript: count the viewer's rendered frames from now on.
+COUNT_FRAMES = """() => {
+    const element = document.querySelector('#scan-viewer .medrega-viewport');
+    window.__frames = [];
+    element.addEventListener('CORNERSTONE_IMAGE_RENDERED', () => window.__frames.push(performance.now()));
+}"""
+
+
+def start_app(port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/")
+            return process
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the app did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def drag_fps(page) -> float:
+    """Rendered frames per second during a two-second window drag."""
+    page.evaluate(COUNT_FRAMES)
+    x, y = viewport_centre(page)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    started = time.perf_counter()
+    step = 0
+    while time.perf_counter() - started < 2.0:
+        step += 1
+        page.mouse.move(x + (step % 200) - 100, y + ((step * 3) % 120) - 60)
+    page.mouse.up()
+    frames = page.evaluate("window.__frames")
+    return (len(frames) - 1) / ((frames[-1] - frames[0]) / 1000) if len(frames) > 1 else 0.0
+
+
+def scroll_ms(page, count: int) -> float:
+    """Median ms from a key press to the next slice drawn, over ``count`` presses, after prefetch."""
+    page.wait_for_function("(n) => window.medregaViewer.state().loaded >= n", arg=count, timeout=600_000)
+    page.locator("#scan-viewer .medrega-viewer").focus()
+    page.keyboard.press("Home")
+    times = page.evaluate("""async (n) => {
+        const element = document.querySelector('#scan-viewer .medrega-viewport');
+        const out = [];
+        for (let i = 0; i < n - 1; i++) {
+            const drawn = new Promise((done) => element.addEventListener('CORNERSTONE_IMAGE_RENDERED', done, {once: true}));
+            const started = performance.now();
+            window.medregaViewer.scrollBy(1);
+            await drawn;
+            out.push(performance.now() - started);
+        }
+        return out;
+    }""", count)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def upload_seconds(page, paths) -> float:
+    started = time.perf_counter()
+    upload(page, paths)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--slices", type=int, default=300)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        ct = ct_series_512(folder / "ct", count=args.slices)
+        dx = radiograph_3000(folder)
+        port = free_port()
+        app = start_app(port)
+        rows = []
+        try:
+            with sync_playwright() as playwright:
+                browser = launch_browser(playwright)
+                page = open_app(browser, f"http://127.0.0.1:{port}/")
+                rows.append(("upload to first picture, 3000x2500 radiograph (s)", upload_seconds(page, dx), 1.5, "max"))
+                rows.append(("window drag, 3000x2500 radiograph (frames/s)", drag_fps(page), 30, "min"))
+                page.close()
+                page = open_app(browser, f"http://127.0.0.1:{port}/")
+                rows.append((f"upload to first picture, {args.slices}-slice CT (s)", upload_seconds(page, ct), 2.0, "max"))
+                rows.append(("window drag, 512x512 CT (frames/s)", drag_fps(page), 30, "min"))
+                rows.append((f"scroll, {args.slices}-slice CT after prefetch (ms/slice)", scroll_ms(page, args.slices), 50, "max"))
+                browser.close()
+        finally:
+            app.terminate()
+    print(f"{'measure':<55} {'measured':>9} {'budget':>7} {'ratio':>6}  meets")
+    for name, value, budget, kind in rows:
+        meets = value <= budget if kind == "max" else value >= budget
+        print(f"{name:<55} {value:9.2f} {budget:7.1f} {value / budget:6.2f}  {'yes' if meets else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
