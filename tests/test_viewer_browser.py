@@ -213,6 +213,7 @@ def test_reformatted_planes_keep_the_window_and_have_their_own_slices(page, seri
     screenshot(page, shots, "ct512-coronal")
     page.click("#plane-sagittal")
     wait_for(page, "() => window.medregaViewer.state().plane === 'sagittal'")
+    wait_rendered(page)
     assert page.locator(".medrega-edge.left").inner_text() == "A"
 
 

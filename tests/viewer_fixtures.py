@@ -87,7 +87,7 @@ def upload(page: Any, paths: list[Path] | Path) -> dict[str, Any]:
     page.set_input_files("#scan-upload input[type=file]", files)
     page.wait_for_function(
         "(before) => { const s = window.medregaViewer.state(); return s.scanKey && s.scanKey !== before"
-        " && s.imageRect.width > 0 && document.querySelector('#scan-viewer canvas'); }", arg=before)
+        " && s.rendered; }", arg=before)
     wait_rendered(page)
     return viewer_state(page)
 
@@ -98,9 +98,10 @@ def wait_rendered(page: Any) -> None:
     page.evaluate("""async () => {
         const frame = () => new Promise((done) => requestAnimationFrame(done));
         let last = '', same = 0;
-        for (let i = 0; i < 200 && same < 5; i++) {
+        for (let i = 0; i < 400 && same < 5; i++) {
             await frame();
-            const now = JSON.stringify(window.medregaViewer.state().imageRect);
+            const s = window.medregaViewer.state();
+            const now = s.rendered ? JSON.stringify(s.imageRect) : 'loading';
             same = now === last ? same + 1 : 0;
             last = now;
         }

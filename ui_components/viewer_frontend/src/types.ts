@@ -94,6 +94,8 @@ export interface ViewerState {
   cine: boolean;
   /** Pictures of the shown stack already in the browser (prefetch progress). */
   loaded: number;
+  /** The picture shown has been drawn (its values have arrived). */
+  rendered: boolean;
 }
 
 /** What Gradio's gr.HTML gives `js_on_load`. */

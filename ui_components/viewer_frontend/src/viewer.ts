@@ -76,6 +76,7 @@ export class Viewer {
   private selectedBox: string | null = null;
   /** True while the camera is the fitted one (not zoomed or panned by the user). */
   private fitted = true;
+  private lastRendered: string | null = null;
 
   constructor(host: HTMLElement, bridge: GradioBridge) {
     initialise();
@@ -138,7 +139,7 @@ export class Viewer {
       button.id = `plane-${plane}`;
       button.dataset.plane = plane;
       button.hidden = true;
-      button.addEventListener('click', () => { void this.setPlane(plane); this.root.focus(); });
+      button.addEventListener('click', () => { void this.setPlane(plane); this.root.focus({ preventScroll: true }); });
       bar.append(button);
     }
     for (const name of [...Object.keys(TOOLS), 'reset', 'cine', 'help']) {
@@ -157,7 +158,7 @@ export class Viewer {
     else if (name === 'cine') this.toggleCine();
     else if (name === 'help') this.help.hidden = !this.help.hidden;
     else this.setTool(name);
-    this.root.focus();
+    this.root.focus({ preventScroll: true });
   }
 
   private relabel(): void {
@@ -598,7 +599,7 @@ export class Viewer {
         this.changed();
       }
       input.remove();
-      this.root.focus();
+      this.root.focus({ preventScroll: true });
     };
     input.addEventListener('keydown', (e) => {
       e.stopPropagation();
@@ -616,7 +617,10 @@ export class Viewer {
   private listen(): void {
     const element = this.element;
     element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => this.changed());
-    element.addEventListener(Enums.Events.IMAGE_RENDERED, () => this.overlay.update(this.overlayFacts()));
+    element.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
+      this.lastRendered = this.currentImageId() ?? null;
+      this.overlay.update(this.overlayFacts());
+    });
     element.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, () => this.overlay.message(this.value.texts['error.load'] ?? ''));
     for (const name of [ToolEnums.Events.ANNOTATION_MODIFIED, ToolEnums.Events.ANNOTATION_REMOVED]) {
       eventTarget.addEventListener(name, (event: Event) => {
@@ -638,7 +642,7 @@ export class Viewer {
     });
 
     element.addEventListener('mousedown', (event) => {
-      this.root.focus();
+      this.root.focus({ preventScroll: true });
       if (event.button !== 0 || this.tool === 'pan') this.fitted = false; // pan or zoom
       this.press = { x: event.clientX, y: event.clientY, moved: false, button: event.button };
     });
@@ -738,6 +742,7 @@ export class Viewer {
       scanKey: scan?.key ?? null,
       cine: this.cineTimer !== null,
       loaded: this.viewport.getImageIds().filter((id) => cache.getImage(id)).length,
+      rendered: Boolean(imageId) && this.lastRendered === imageId && Boolean(cache.getImage(imageId!)),
     };
   }
 
