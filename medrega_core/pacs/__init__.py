@@ -18,11 +18,11 @@ from medrega_core.pacs.client import (
     StudyQuery,
     StudySummary,
 )
-from medrega_core.pacs.sr import SR_SERIES_DESCRIPTION, ReportSourceError, build_report, write_report
+from medrega_core.pacs.sr import SR_SERIES_DESCRIPTION, ReportSourceError, build_report, send_report, write_report
 
 __all__ = [
     "PacsClient", "PacsSettings", "StudyQuery", "StudySummary", "SeriesSummary",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
     "PacsQueryError", "PacsResponseError",
-    "build_report", "write_report", "ReportSourceError", "SR_SERIES_DESCRIPTION",
+    "build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION",
 ]

@@ -97,7 +97,8 @@ class StudyQuery:
     """Study search fields; empty ones do not filter.
 
     ``date_from``/``date_to`` are ``YYYYMMDD``; ``description`` matches anywhere in the study
-    description; ``patient_id`` matches exactly.
+    description, ignoring case (filtered here: DICOM matching is case-sensitive); ``patient_id``
+    matches exactly.
     """
 
     date_from: str = ""
@@ -116,8 +117,6 @@ class StudyQuery:
             filters["StudyDate"] = f"{self.date_from}-{self.date_to}"
         if self.modality:
             filters["ModalitiesInStudy"] = self.modality.strip().upper()
-        if self.description:
-            filters["StudyDescription"] = f"*{self.description.strip()}*"
         if self.patient_id:
             filters["PatientID"] = self.patient_id.strip()
         return filters
@@ -242,6 +241,8 @@ class PacsClient:
             )
             for item in found
         ]
+        wanted = query.description.strip().casefold()
+        studies = [study for study in studies if wanted in study.description.casefold()]
         return sorted(studies, key=lambda s: s.date, reverse=True)
 
     def list_series(self, study_uid: str) -> list[SeriesSummary]:
@@ -298,7 +299,9 @@ class PacsClient:
         study_uid = str(datasets[0].StudyInstanceUID)
         try:
             response = self._call(lambda: self._client.store_instances(list(datasets), study_instance_uid=study_uid))
-        except PacsResponseError as error:
+        except (PacsAuthError, PacsResponseError) as error:
+            if error.params.get("status") == 401:  # not logged in: the login is wrong, not the report
+                raise
             raise PacsStoreRefusedError(N_("The PACS at {server} refused to store the report (HTTP {status})."),
                                         **error.params) from None
         failed = response.get("FailedSOPSequence") if response is not None else None

@@ -33,7 +33,7 @@ from medrega_core.export import ExportError, ExportRecord
 from medrega_core.intake.geometry import SliceGeometry
 from medrega_core.tasks import PixelBox, parse_answer, to_pixels
 
-__all__ = ["build_report", "write_report", "ReportSourceError", "SR_SERIES_DESCRIPTION"]
+__all__ = ["build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION"]
 
 SR_SERIES_DESCRIPTION = "MedRegA findings"
 SR_SERIES_NUMBER = 9701
@@ -227,18 +227,26 @@ def _as_read_from_file(dataset: Dataset) -> Dataset:
     return pydicom.dcmread(buffer)
 
 
-def write_report(record: ExportRecord, folder: str | Path) -> Path:
-    """Write the SR into ``folder`` as ``medrega-<task>-<time>.sr.dcm``, de-identified unless
-    ``record.include_identifiers``; the file's path."""
+def write_report(record: ExportRecord, folder: str | Path, file_name: str | None = None) -> Path:
+    """Write the SR into ``folder`` (as ``file_name``, default ``medrega-<task>-<time>.sr.dcm``),
+    de-identified unless ``record.include_identifiers``; the file's path."""
     from medrega_core.intake.deid import deidentify
 
     dataset = build_report(record)
     if not record.include_identifiers:
         dataset = deidentify(_as_read_from_file(dataset))
         dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    path = Path(folder) / f"medrega-{record.task}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.sr.dcm"
+    created = datetime.datetime.now(datetime.timezone.utc)
+    path = Path(folder) / (file_name or f"medrega-{record.task}-{created:%Y%m%d-%H%M%S}.sr.dcm")
     try:
         dataset.save_as(path, enforce_file_format=True)
     except OSError as error:
         raise ExportError(N_("The export could not be written: {reason}."), reason=error.strerror or str(error))
     return path
+
+
+def send_report(record: ExportRecord, client: Any) -> Dataset:
+    """Store the SR of ``record`` on ``client``'s PACS (STOW-RS), identifiers as in the source; the dataset sent."""
+    dataset = build_report(record)
+    client.store([dataset])
+    return dataset
