@@ -14,6 +14,7 @@ import pydicom
 import pytest
 
 from conftest import IN_CI, REPO_ROOT
+from intake_fixtures import dicom_file
 from medrega_core.intake import open_scan
 from medrega_core.pacs import (
     PacsAuthError,
@@ -211,3 +212,23 @@ def test_a_stopped_orthanc_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PacsUnreachableError, match="cannot be reached") as caught:
         PacsClient(settings).find_studies()
     assert f"127.0.0.1:{server.port}" in str(caught.value)
+
+
+def test_an_answer_without_regions_still_makes_a_valid_report(tmp_path: Path) -> None:
+    out = tmp_path / "plain.sr.dcm"
+    cli("sr", "--scan", dicom_file("CT_small.dcm"), "--answer", "The scan shows the abdomen.", "--task", "vqa",
+        "--prompt", "<image>\nWhat does the scan show?", "--out", str(out))
+    check = subprocess.run([tool("dciodvfy"), str(out)], capture_output=True, text=True)
+    assert not [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+    dump = subprocess.run([tool("dsrdump"), str(out)], capture_output=True, text=True, check=True).stdout
+    assert '"The scan shows the abdomen."' in dump and "SCOORD" not in dump
+
+
+def test_a_picture_that_is_not_dicom_gives_a_clear_error(tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = tmp_path / "picture.png"
+    Image.new("L", (64, 48), 128).save(png)
+    result = cli("sr", "--scan", str(png), "--answer", ANSWER, "--task", "text-to-region", "--prompt", "p",
+                 "--out", str(tmp_path / "r.dcm"), check=False)
+    assert result.returncode == 2 and "needs a DICOM scan" in result.stderr and not (tmp_path / "r.dcm").exists()

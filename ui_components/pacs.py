@@ -79,9 +79,11 @@ def create_pacs(ctx: AppContext) -> PacsHandles:
             show_identifiers = gr.Checkbox(value=False, elem_id="pacs-show-identifiers", **t["show_identifiers"])
             search = gr.Button(elem_id="pacs-search", **t["search"])
         studies = gr.Dataframe(interactive=False, wrap=True, elem_id="pacs-studies", **t["studies"])
-        study = gr.Dropdown(choices=[], value=None, elem_id="pacs-study", **t["study"])
+        # Custom values let API clients pass a UID directly; the client checks it is a valid UID.
+        study = gr.Dropdown(choices=[], value=None, allow_custom_value=True, elem_id="pacs-study", **t["study"])
         with gr.Row():
-            series = gr.Dropdown(choices=[], value=None, elem_id="pacs-series", **t["series"])
+            series = gr.Dropdown(choices=[], value=None, allow_custom_value=True, elem_id="pacs-series",
+                                 **t["series"])
             open_ = gr.Button(elem_id="pacs-open", **t["open"])
     return PacsHandles(panel, date_from, date_to, modality, description, patient_id, show_identifiers, search,
                        studies, study, series, open_)

@@ -183,6 +183,15 @@ def _integer(value: Any) -> int | None:
         return None
 
 
+def _check_uid(uid: str) -> str:
+    """``uid`` if it is a valid DICOM UID (it becomes part of a URL), else ``PacsQueryError``."""
+    from pydicom.uid import UID
+
+    if not UID(uid or "").is_valid:
+        raise PacsQueryError(N_("{uid} is not a valid DICOM UID."), uid=str(uid)[:80])
+    return uid
+
+
 def has_pixels(dataset: Dataset) -> bool:
     return any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
 
@@ -247,6 +256,7 @@ class PacsClient:
 
     def list_series(self, study_uid: str) -> list[SeriesSummary]:
         """The series of one study, by series number."""
+        _check_uid(study_uid)
         found = self._call(lambda: self._client.search_for_series(study_instance_uid=study_uid,
                                                                   fields=list(SERIES_FIELDS)))
         series = [
@@ -268,6 +278,7 @@ class PacsClient:
         pixel data (reports, presentation states) are left out; a series with none of them
         raises ``PacsNoImagesError``.
         """
+        _check_uid(study_uid), _check_uid(series_uid)
         datasets = self._call(lambda: self._client.retrieve_series(study_uid, series_uid))
         images = [dataset for dataset in datasets if has_pixels(dataset)]
         if not images:

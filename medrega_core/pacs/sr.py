@@ -176,8 +176,10 @@ def build_report(record: ExportRecord) -> Dataset:
         ComprehensiveSR,
         DeviceObserverIdentifyingAttributes,
         MeasurementReport,
+        MeasurementsAndQualitativeEvaluations,
         ObservationContext,
         ObserverContext,
+        TrackingIdentifier,
     )
     from pydicom.sr.codedict import codes
 
@@ -195,8 +197,11 @@ def build_report(record: ExportRecord) -> Dataset:
                                         parameters=[f"checkpoint={model}", f"quantization={quantization}"])
     slice_index = stored_slice(record.rendering.geometry)
     groups = [_group(record, box, slice_index, algorithm) for box in _boxes(record)]
+    if not groups:  # TID 1500 needs one measurement group: an answer without regions gets an empty one
+        groups = [MeasurementsAndQualitativeEvaluations(
+            TrackingIdentifier(uid=generate_uid(), identifier="MedRegA answer"), algorithm_id=algorithm)]
     report = MeasurementReport(observation_context=context, procedure_reported=codes.SCT.ImagingProcedure,
-                               imaging_measurements=groups or None)
+                               imaging_measurements=groups)
     report[0].ContentSequence.append(_exchange_container(record))
     document_class = ComprehensiveSR if slice_index is not None else Comprehensive3DSR
     now = datetime.datetime.now()
