@@ -232,3 +232,14 @@ def test_a_picture_that_is_not_dicom_gives_a_clear_error(tmp_path: Path) -> None
     result = cli("sr", "--scan", str(png), "--answer", ANSWER, "--task", "text-to-region", "--prompt", "p",
                  "--out", str(tmp_path / "r.dcm"), check=False)
     assert result.returncode == 2 and "needs a DICOM scan" in result.stderr and not (tmp_path / "r.dcm").exists()
+
+
+def test_search_fields_are_checked_before_anything_is_sent() -> None:
+    from medrega_core.pacs import PacsQueryError
+
+    with pytest.raises(PacsQueryError, match="YYYYMMDD"):
+        StudyQuery(date_from="2024-01-01").filters()
+    with pytest.raises(PacsQueryError, match="not a valid DICOM UID"):
+        PacsClient(PacsSettings("http://127.0.0.1:9/dicom-web")).list_series("1.2.3/../../studies")
+    assert StudyQuery(date_from="20240101", modality="ct").filters() == {"StudyDate": "20240101-",
+                                                                         "ModalitiesInStudy": "CT"}
