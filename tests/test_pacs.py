@@ -243,3 +243,14 @@ def test_search_fields_are_checked_before_anything_is_sent() -> None:
         PacsClient(PacsSettings("http://127.0.0.1:9/dicom-web")).list_series("1.2.3/../../studies")
     assert StudyQuery(date_from="20240101", modality="ct").filters() == {"StudyDate": "20240101-",
                                                                          "ModalitiesInStudy": "CT"}
+
+
+def test_the_scan_keeps_the_source_instance_of_each_slice_and_frame(tmp_path: Path) -> None:
+    from intake_fixtures import series_datasets, write_series
+
+    datasets = series_datasets(dicom_file("CT_small.dcm"), 5)
+    scan = open_scan([str(p) for p in write_series(datasets, tmp_path)])  # file names shuffled
+    assert [s.sop_instance_uid for s in scan.source_instances] == [str(d.SOPInstanceUID) for d in datasets]
+    assert scan.source_instance(2).frame_number is None and "PatientID" not in str(scan.info.to_dict())
+    frames = open_scan([dicom_file("emri_small.dcm")])
+    assert frames.kind == "frames" and [frames.source_instance(0, f).frame_number for f in (0, 3)] == [1, 4]

@@ -107,3 +107,16 @@ def test_download_sr_and_send_to_pacs_after_an_answer(pacs_app: str, pacs: PacsC
              for container in sr.ContentSequence if container.ValueType == "CONTAINER"
              for item in getattr(container, "ContentSequence", []) if item.ValueType == "TEXT"}
     assert texts["MedRegA task"] == "text-to-region" and "<ref>liver</ref>" in texts["Prompt sent to MedRegA"]
+
+
+def test_panel_errors_come_in_the_users_language_and_the_app_keeps_serving(pacs_app: str) -> None:
+    client = Client(pacs_app, verbose=False)
+    client.predict("zh", api_name="/set_language")
+    with pytest.raises(Exception) as caught:
+        search(client, date_from="2004-01-19")
+    assert "日期" in str(caught.value) and "YYYYMMDD" in str(caught.value)
+    with pytest.raises(Exception) as caught:
+        client.predict("1.2.3", "not a uid", api_name="/pacs_open")
+    assert "UID" in str(caught.value) and "有效" in str(caught.value)
+    table, _choices, _series = search(client, modality="CR")
+    assert [row[1] for row in table["data"]] == ["CR"]
