@@ -15,7 +15,7 @@ import pytest
 
 from conftest import IN_CI, REPO_ROOT
 from intake_fixtures import dicom_file
-from medrega_core.intake import open_scan
+from medrega_core.intake import open_scan, render
 from medrega_core.pacs import (
     PacsAuthError,
     PacsClient,
@@ -105,8 +105,8 @@ def test_a_study_without_images_gives_a_clear_error(pacs: PacsContent, tmp_path:
     assert result.returncode == 2 and "Traceback" not in result.stderr and "图像" in result.stderr
 
 
-def _expected_corners(columns: int, rows: int, width: int, height: int) -> np.ndarray:
-    """The model box's corners in DICOM image coordinates, from the picture and stored sizes alone."""
+def _expected_corners(columns: int, rows: int) -> np.ndarray:
+    """The model box's corners in DICOM image coordinates, from the stored size alone (0-999 is relative)."""
     x1, y1, x2, y2 = (v / 999 for v in BOX)
     points = [(x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1)]
     return np.array([(x * columns, y * rows) for x, y in points])
@@ -134,13 +134,12 @@ def test_sr_for_a_region_validates_and_reads_back_at_the_stored_pixels(pacs: Pac
     report = hd.sr.srread(out)
     source = pydicom.dcmread(paths[0], stop_before_pixels=True)
     columns, rows = int(source.Columns), int(source.Rows)
-    scan = open_scan(paths)
-    # Both scans are shown at their stored size (square pixels), so picture pixels are stored pixels.
-    width, height = scan.info.size
     groups = report.content.get_planar_roi_measurement_groups()
     assert [g.tracking_identifier for g in groups] == ["1: liver", "User box 1"]
     model_region, user_region = groups[0].roi, groups[1].roi
-    np.testing.assert_allclose(model_region.value, _expected_corners(columns, rows, width, height), atol=0.5)
+    np.testing.assert_allclose(model_region.value, _expected_corners(columns, rows), atol=0.5)
+    # Both scans are shown at their stored size (square pixels), so the user's picture pixels are stored pixels.
+    assert open_scan(paths).info.size == (columns, rows)
     np.testing.assert_allclose(user_region.value, [(10, 20), (60, 20), (60, 80), (10, 80), (10, 20)], atol=0.5)
     assert report.PatientIdentityRemoved == "YES" and report.PatientID != source.PatientID
 
@@ -254,3 +253,17 @@ def test_the_scan_keeps_the_source_instance_of_each_slice_and_frame(tmp_path: Pa
     assert scan.source_instance(2).frame_number is None and "PatientID" not in str(scan.info.to_dict())
     frames = open_scan([dicom_file("emri_small.dcm")])
     assert frames.kind == "frames" and [frames.source_instance(0, f).frame_number for f in (0, 3)] == [1, 4]
+
+
+def test_boxes_on_a_resampled_picture_land_on_the_stored_pixels(tmp_path: Path) -> None:
+    import highdicom as hd
+
+    source = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    source.PixelSpacing = [0.5, 1.0]  # rows 0.5 mm apart, columns 1 mm: the picture is twice as wide as stored
+    path = tmp_path / "anisotropic.dcm"
+    source.save_as(path, enforce_file_format=True)
+    assert render(open_scan([str(path)])).geometry.width == 2 * int(source.Columns)
+    out = tmp_path / "r.sr.dcm"
+    cli("sr", "--scan", str(path), "--answer", ANSWER, "--task", "text-to-region", "--prompt", "p", "--out", str(out))
+    region = hd.sr.srread(out).content.get_planar_roi_measurement_groups()[0].roi
+    np.testing.assert_allclose(region.value, _expected_corners(int(source.Columns), int(source.Rows)), atol=0.5)

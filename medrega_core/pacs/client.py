@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from medrega_core.errors import N_, MedRegAError
@@ -159,8 +160,6 @@ class SeriesSummary:
 
 def _value(item: dict[str, Any], keyword: str) -> Any:
     """The first value of ``keyword`` in a DICOM JSON object, or None."""
-    from pydicom.datadict import tag_for_keyword
-
     element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
     values = element.get("Value") or [None]
     value = values[0]
@@ -170,8 +169,6 @@ def _value(item: dict[str, Any], keyword: str) -> Any:
 
 
 def _values(item: dict[str, Any], keyword: str) -> tuple[str, ...]:
-    from pydicom.datadict import tag_for_keyword
-
     element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
     return tuple(str(v) for v in element.get("Value") or ())
 
