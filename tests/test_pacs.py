@@ -57,6 +57,7 @@ def tool(name: str) -> str:
 
 
 def test_find_lists_the_studies_without_identifiers_unless_asked(pacs: PacsContent) -> None:
+    # First in the file, so before the tests below add report series to the CT study.
     rows = json.loads(cli("pacs", "find", *login(pacs)).stdout)
     by_uid = {row["study_uid"]: row for row in rows}
     assert {pacs.ct_study, pacs.cr_study} <= set(by_uid)
@@ -94,6 +95,15 @@ def test_get_retrieves_a_series_with_the_same_pixels(pacs: PacsContent, tmp_path
     retrieved, direct = open_scan(written), open_scan([str(p) for p in originals])
     assert retrieved.info == direct.info
     np.testing.assert_array_equal(retrieved.voxels, direct.voxels)
+
+
+def test_get_a_whole_study_takes_its_image_series_only(pacs: PacsContent, tmp_path: Path) -> None:
+    # A report series stored in the study beforehand has no pixels and is left out.
+    cli("sr", "--scan", *map(str, pacs.ct_paths), "--answer", ANSWER, "--task", "text-to-region", "--prompt", "p",
+        "--out", str(tmp_path / "r.dcm"), "--send", pacs.orthanc.dicomweb, "--user", USER, "--password", PASSWORD)
+    written = json.loads(cli("pacs", "get", *login(pacs), "--study", pacs.ct_study, "--out",
+                             str(tmp_path / "study")).stdout)
+    assert list(written) == [pacs.ct_series] and len(written[pacs.ct_series]) == 4
 
 
 def test_a_study_without_images_gives_a_clear_error(pacs: PacsContent, tmp_path: Path) -> None:

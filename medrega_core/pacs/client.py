@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit
@@ -82,8 +82,8 @@ class PacsSettings:
 
     url: str
     user: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     timeout_s: float = 30.0
 
     @property
@@ -189,7 +189,7 @@ def _check_uid(uid: str) -> str:
     return uid
 
 
-def has_pixels(dataset: Dataset) -> bool:
+def _has_pixels(dataset: Dataset) -> bool:
     return any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
 
 
@@ -269,24 +269,30 @@ class PacsClient:
         return sorted(series, key=lambda s: (s.number is None, s.number or 0))
 
     def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path) -> list[Path]:
-        """Download the image instances of one series into ``folder`` (created); their paths.
+        """Download the image instances of one series into ``folder``; their paths.
 
-        File names are positions (``image-0001.dcm``), never identifiers. Instances without
-        pixel data (reports, presentation states) are left out; a series with none of them
-        raises ``PacsNoImagesError``.
+        Instances are written as they arrive (``image-0001.dcm``..., never named after
+        identifiers); ``folder`` is created with the first image. Instances without pixel data
+        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``.
         """
-        _check_uid(study_uid), _check_uid(series_uid)
-        datasets = self._call(lambda: self._client.retrieve_series(study_uid, series_uid))
-        images = [dataset for dataset in datasets if has_pixels(dataset)]
-        if not images:
-            raise PacsNoImagesError(N_("This series on the PACS holds no images."))
+        _check_uid(study_uid)
+        _check_uid(series_uid)
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for number, dataset in enumerate(images, start=1):
-            path = folder / f"image-{number:04d}.dcm"
-            dataset.save_as(path, enforce_file_format=True)
-            paths.append(path)
+
+        def download() -> list[Path]:
+            paths: list[Path] = []
+            for dataset in self._client.iter_series(study_uid, series_uid):
+                if not _has_pixels(dataset):
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"image-{len(paths) + 1:04d}.dcm"
+                dataset.save_as(path, enforce_file_format=True)
+                paths.append(path)
+            return paths
+
+        paths = self._call(download)
+        if not paths:
+            raise PacsNoImagesError(N_("This series on the PACS holds no images."))
         return paths
 
     def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, list[Path]]:
