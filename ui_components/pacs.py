@@ -15,7 +15,7 @@ import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
-from medrega_core.pacs import PacsClient, PacsSettings, StudyQuery, StudySummary
+from medrega_core.pacs import PacsClient, PacsSettings, SeriesSummary, StudyQuery, StudySummary
 from ui_components.context import AppContext, ServerOptions
 from ui_components.labels import Texts, Translate, plain_error, user_error
 from ui_components.state import SessionState
@@ -101,10 +101,17 @@ def study_table(studies: list[StudySummary], show_identifiers: bool, _: Translat
     return {"headers": headers, "data": rows}
 
 
-def study_label(study: StudySummary) -> str:
+def study_label(study: StudySummary, _: Translate) -> str:
     """A dropdown label without identifiers: date · modalities · description · series count."""
-    parts = [study.date or "?", "/".join(study.modalities) or "?", study.description or "-", f"{study.num_series or 0}"]
-    return " · ".join(parts)
+    return _("{date} · {modality} · {description} · {count} series", date=study.date or "?",
+             modality="/".join(study.modalities) or "?", description=study.description or "-",
+             count=study.num_series or 0)
+
+
+def series_label(series: SeriesSummary, _: Translate) -> str:
+    return _("Series {number} · {modality} · {description} · {count} images",
+             number=series.number if series.number is not None else "-", modality=series.modality or "?",
+             description=series.description or "-", count=series.num_instances or 0)
 
 
 def wire_pacs(page: "Page", ctx: AppContext) -> None:
@@ -130,7 +137,7 @@ def wire_pacs(page: "Page", ctx: AppContext) -> None:
         _ = translator(state.lang)
         return {
             h.studies: study_table(studies, bool(show_identifiers), _),
-            h.study: gr.update(choices=[(study_label(s), s.study_uid) for s in studies], value=None),
+            h.study: gr.update(choices=[(study_label(s, _), s.study_uid) for s in studies], value=None),
             h.series: gr.update(choices=[], value=None),
         }
 
@@ -141,8 +148,8 @@ def wire_pacs(page: "Page", ctx: AppContext) -> None:
             series = connect(state).list_series(study_uid)
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        choices = [(f"{s.number if s.number is not None else '-'} · {s.modality} · {s.description or '-'} · "
-                    f"{s.num_instances or 0}", s.series_uid) for s in series]
+        _ = translator(state.lang)
+        choices = [(series_label(s, _), s.series_uid) for s in series]
         return {h.series: gr.update(choices=choices, value=choices[0][1] if choices else None)}
 
     def on_open(state: SessionState, study_uid: str | None, series_uid: str | None) -> dict[Any, Any]:
