@@ -106,6 +106,14 @@ def test_get_a_whole_study_takes_its_image_series_only(pacs: PacsContent, tmp_pa
     assert list(written) == [pacs.ct_series] and len(written[pacs.ct_series]) == 4
 
 
+def test_a_series_larger_than_the_intake_limit_is_not_kept(pacs: PacsContent, tmp_path: Path) -> None:
+    from medrega_core.pacs import PacsSeriesTooLargeError
+
+    with pytest.raises(PacsSeriesTooLargeError, match="more than 3 images"):
+        client(pacs).retrieve_series(pacs.ct_study, pacs.ct_series, tmp_path / "big", max_images=3)
+    assert not list((tmp_path / "big").iterdir())
+
+
 def test_a_study_without_images_gives_a_clear_error(pacs: PacsContent, tmp_path: Path) -> None:
     with pytest.raises(PacsNoImagesError) as caught:
         client(pacs).retrieve_study(pacs.no_image_study, tmp_path)

@@ -11,6 +11,7 @@ from medrega_core.pacs.client import (
     PacsNoImagesError,
     PacsQueryError,
     PacsResponseError,
+    PacsSeriesTooLargeError,
     PacsSettings,
     PacsStoreRefusedError,
     PacsUnreachableError,
@@ -23,6 +24,6 @@ from medrega_core.pacs.sr import SR_SERIES_DESCRIPTION, ReportSourceError, build
 __all__ = [
     "PacsClient", "PacsSettings", "StudyQuery", "StudySummary", "SeriesSummary",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
-    "PacsQueryError", "PacsResponseError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
     "build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION",
 ]

@@ -18,11 +18,12 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from medrega_core.errors import N_, MedRegAError
+from medrega_core.intake.limits import DEFAULT_LIMITS
 
 __all__ = [
     "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
-    "PacsQueryError", "PacsResponseError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
 ]
 
 # dicomweb-client logs request URLs at debug level; a search by patient ID puts the ID in the URL.
@@ -54,6 +55,10 @@ class PacsNoImagesError(PacsError):
 
 class PacsStoreRefusedError(PacsError):
     """STOW-RS did not store the instance."""
+
+
+class PacsSeriesTooLargeError(PacsError):
+    """A series has more images than a scan may hold."""
 
 
 class PacsQueryError(PacsError):
@@ -268,12 +273,15 @@ class PacsClient:
         ]
         return sorted(series, key=lambda s: (s.number is None, s.number or 0))
 
-    def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path) -> list[Path]:
+    def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path,
+                        max_images: int = DEFAULT_LIMITS.max_files) -> list[Path]:
         """Download the image instances of one series into ``folder``; their paths.
 
         Instances are written as they arrive (``image-0001.dcm``..., never named after
         identifiers); ``folder`` is created with the first image. Instances without pixel data
-        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``.
+        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``,
+        one with more than ``max_images`` (the intake's file limit) ``PacsSeriesTooLargeError``,
+        after removing what was written.
         """
         _check_uid(study_uid)
         _check_uid(series_uid)
@@ -284,6 +292,11 @@ class PacsClient:
             for dataset in self._client.iter_series(study_uid, series_uid):
                 if not _has_pixels(dataset):
                     continue
+                if len(paths) == max_images:
+                    for path in paths:
+                        path.unlink(missing_ok=True)
+                    raise PacsSeriesTooLargeError(
+                        N_("This series has more than {limit} images, more than a scan may hold."), limit=max_images)
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"image-{len(paths) + 1:04d}.dcm"
                 dataset.save_as(path, enforce_file_format=True)
