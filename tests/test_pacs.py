@@ -147,6 +147,7 @@ def test_sr_for_a_region_validates_and_reads_back_at_the_stored_pixels(pacs: Pac
     assert not errors, errors
     dump = subprocess.run([tool("dsrdump"), str(out)], capture_output=True, text=True, check=True).stdout
     assert '"1: liver"' in dump and '"User box 1"' in dump and "POLYLINE" in dump
+    assert 'CODE:(,,"Finding")=' in dump and '99MEDREGA,"liver")' in dump
     assert '"enlarged, smooth outline"' in dump and "tiny-medrega" in dump and "quantization=none" in dump
 
     report = hd.sr.srread(out)

@@ -4,7 +4,8 @@ What the report holds:
 
 * a "Qualitative Evaluations" container with the task, the exact prompt and the answer text;
 * one planar ROI group per box of each model region (tracking identifier ``"<tag>: <name>"``, the
-  region's description as a comment, MedRegA as the algorithm) and one per user box;
+  name as the Finding, the region's description as a comment, MedRegA as the algorithm) and one
+  per user box;
 * each box as a closed 4-corner POLYLINE in the source image's stored-pixel coordinates (DICOM's
   column/row convention: (0, 0) is the top-left corner of the top-left pixel, so a pixel centre is
   at index + 0.5), referencing the exact instance (and frame) shown; on a reformatted plane, which
@@ -19,6 +20,7 @@ unless asked not to.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ class ReportSourceError(ExportError):
 @dataclass(frozen=True)
 class _Box:
     label: str
+    name: str
     description: str | None
     box: PixelBox
     from_model: bool
@@ -73,12 +76,19 @@ def _boxes(record: ExportRecord) -> list[_Box]:
     boxes = []
     for index, region in enumerate(parsed.regions):
         for model_box in region.boxes:
-            name = region.name or ""
-            boxes.append(_Box(f"{index + 1}: {name}".strip(": ")[:64], region.description,
+            name = region.name or f"Region {index + 1}"
+            boxes.append(_Box(f"{index + 1}: {name}"[:64], name, region.description,
                               to_pixels(model_box, geometry.width, geometry.height), True))
     for index, box in enumerate(record.user_boxes):
-        boxes.append(_Box(f"User box {index + 1}", None, box.ordered(), False))
+        boxes.append(_Box(f"User box {index + 1}", f"User box {index + 1}", None, box.ordered(), False))
     return boxes
+
+
+def _finding(name: str) -> Any:
+    """The region name as a private code (viewers such as OHIF label a group by its Finding): the
+    value is a digest of the name, so one name always has one code."""
+    digest = hashlib.sha1(name.casefold().encode("utf-8")).hexdigest()[:15].upper()
+    return _code(f"N{digest}", name[:64])
 
 
 def _corners(box: PixelBox) -> list[tuple[float, float]]:
@@ -157,6 +167,7 @@ def _group(record: ExportRecord, box: _Box, slice_index: int | None, algorithm: 
     group = PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=generate_uid(), identifier=box.label),
         referenced_region=_region(record, box.box, slice_index),
+        finding_type=_finding(box.name),
         algorithm_id=algorithm if box.from_model else None,
     )
     if box.description:
