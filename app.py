@@ -18,6 +18,7 @@ from ui_components.chat import create_chat, wire_chat
 from ui_components.context import AppContext, ServerOptions
 from ui_components.examples import create_examples, wire_examples
 from ui_components.export import create_export, wire_export
+from ui_components.pacs import create_pacs, wire_pacs
 from ui_components.page import LANGUAGE_CHOICES, Page, all_text_outputs, switch_language, title_text
 from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
@@ -43,6 +44,7 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
         status = create_status(ctx)
         with gr.Row():
             with gr.Column(scale=6):
+                pacs = create_pacs(ctx) if ctx.options.dicomweb_url else None
                 viewer = create_viewer(ctx)
             with gr.Column(scale=5):
                 task = create_task_panel(ctx)
@@ -54,7 +56,8 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
             with gr.Column():
                 examples = create_examples(ctx)
         refresh_prompt = wire_task_panel(task, ctx, state)
-        page = Page(state, language, title, status, viewer, regions, task, chat, export, examples, refresh_prompt)
+        page = Page(state, language, title, status, viewer, regions, task, chat, export, examples, refresh_prompt,
+                    pacs)
         wire_status(status, ctx, state)
         wire_viewer(page, ctx)
         wire_regions(page, ctx)
@@ -62,6 +65,8 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
             refresh_prompt(event)
         wire_export(export, ctx, state)
         wire_examples(page, ctx)
+        if pacs is not None:
+            wire_pacs(page, ctx)
         page.refresh_prompt(language.change(
             lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
             all_text_outputs(page), api_name="set_language"))
@@ -82,6 +87,14 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
     parser.add_argument("--max-new-tokens", type=int, default=400, help="longest answer, in tokens")
     parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
     parser.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    parser.add_argument("--dicomweb", default=os.environ.get("MEDREGA_DICOMWEB_URL"), metavar="URL",
+                        help="DICOMweb root of a PACS to open studies from and store reports in (see docs/PACS.md)")
+    parser.add_argument("--dicomweb-user", default=os.environ.get("MEDREGA_DICOMWEB_USER"),
+                        help="PACS user (HTTP basic authentication)")
+    parser.add_argument("--dicomweb-password", default=os.environ.get("MEDREGA_DICOMWEB_PASSWORD"),
+                        help="PACS password (better: the MEDREGA_DICOMWEB_PASSWORD environment variable)")
+    parser.add_argument("--dicomweb-token", default=os.environ.get("MEDREGA_DICOMWEB_TOKEN"),
+                        help="bearer token for the PACS, instead of user and password")
     args = parser.parse_args(argv)
     auth = None
     if args.auth:
@@ -91,7 +104,9 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
         auth = (user, password)
     return ServerOptions(checkpoint=args.checkpoint, quant=args.quant, device=args.device, host=args.host,
                          port=args.port, max_upload_mb=args.max_upload_mb, auth=auth, share=args.share,
-                         max_queue=args.max_queue, max_new_tokens=args.max_new_tokens)
+                         max_queue=args.max_queue, max_new_tokens=args.max_new_tokens, dicomweb_url=args.dicomweb,
+                         dicomweb_user=args.dicomweb_user, dicomweb_password=args.dicomweb_password,
+                         dicomweb_token=args.dicomweb_token)
 
 
 def main(argv: list[str] | None = None) -> None:

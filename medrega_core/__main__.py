@@ -1,4 +1,4 @@
-"""Command line: ``python -m medrega_core {batch,ask,scan,prompt,parse} ...``.
+"""Command line: ``python -m medrega_core {batch,ask,scan,prompt,parse,pacs,sr} ...``.
 
 Each layer registers its own sub-commands; a user-facing error exits 2 with its message and no
 traceback.
@@ -14,7 +14,7 @@ from medrega_core.errors import MedRegAError
 from medrega_core.i18n import normalize_language
 
 #: Modules whose ``register(subparsers)`` adds sub-commands. Each imports heavy packages lazily.
-COMMAND_MODULES = ("medrega_core.engine.cli", "medrega_core.intake.cli", "medrega_core.tasks.cli")
+COMMAND_MODULES = ("medrega_core.engine.cli", "medrega_core.intake.cli", "medrega_core.tasks.cli", "medrega_core.pacs.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

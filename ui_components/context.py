@@ -40,6 +40,11 @@ class ServerOptions:
     share: bool = False
     max_queue: int = 16
     max_new_tokens: int = 400
+    #: DICOMweb root of a PACS (``--dicomweb``) and its login; None: no PACS panel.
+    dicomweb_url: str | None = None
+    dicomweb_user: str | None = None
+    dicomweb_password: str | None = field(default=None, repr=False)
+    dicomweb_token: str | None = field(default=None, repr=False)
 
 
 class LoadState(str, enum.Enum):

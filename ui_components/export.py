@@ -1,5 +1,7 @@
 """Export panel: the annotated PNG, a JSON record and a Markdown report of the latest answer,
-written by :func:`medrega_core.export.write_bundle`; identifiers stay out unless the user ticks the box."""
+written by :func:`medrega_core.export.write_bundle`; identifiers stay out unless the user ticks the box.
+For DICOM scans also the DICOM SR (:mod:`medrega_core.pacs`): downloaded as a file (de-identified
+unless ticked), or sent to the PACS the app was started with (identifiers as in the source)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
+from medrega_core.i18n import translator
 from medrega_core.export import ExportRecord, write_bundle
+from medrega_core.pacs import PacsClient, send_report, write_report
 from ui_components import regions as regions_panel
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
@@ -20,13 +24,18 @@ from ui_components.state import SessionState
 class ExportHandles:
     identifiers: gr.Checkbox
     button: gr.Button
+    sr_button: gr.Button
+    send_button: gr.Button
     files: gr.File
+    sent: gr.Markdown
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
     return {
         "identifiers": {"label": _("Include patient identifiers (only when you are allowed to)")},
         "button": {"value": _("Export PNG, JSON and Markdown")},
+        "sr_button": {"value": _("Download SR")},
+        "send_button": {"value": _("Send to PACS")},
         "files": {"label": _("Exported files")},
     }
 
@@ -35,33 +44,76 @@ def create_export(ctx: AppContext) -> ExportHandles:
     t = texts(lambda m, **p: m)
     identifiers = gr.Checkbox(value=False, elem_id="export-identifiers", **t["identifiers"])
     button = gr.Button(elem_id="export", **t["button"])
+    with gr.Row():
+        sr_button = gr.Button(elem_id="export-sr", **t["sr_button"])
+        send_button = gr.Button(elem_id="send-sr", visible=bool(ctx.options.dicomweb_url), **t["send_button"])
     files = gr.File(file_count="multiple", interactive=False, elem_id="export-files", **t["files"])
-    return ExportHandles(identifiers, button, files)
+    sent = gr.Markdown(elem_id="sent-sr")
+    return ExportHandles(identifiers, button, sr_button, send_button, files, sent)
+
+
+def latest_record(state: SessionState, ctx: AppContext, include_identifiers: bool) -> ExportRecord:
+    """The latest exchange with the picture, boxes and model facts it needs to be exported."""
+    if state.rendering is None or not state.exchanges:
+        raise plain_error(N_("Nothing to export yet: load a scan and ask a question first."), state.lang)
+    exchange = state.exchanges[-1]
+    return ExportRecord(
+        task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
+        rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
+        user_box_labels=tuple(u.label for u in exchange.user_boxes),
+        engine_info=ctx.host.describe(), generation=ctx.host.generation_settings(),
+        include_identifiers=bool(include_identifiers),
+    )
 
 
 def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
     """Write the bundle of the latest exchange into a fresh folder of the session; the file paths."""
-    if state.rendering is None or not state.exchanges:
-        raise plain_error(N_("Nothing to export yet: load a scan and ask a question first."), state.lang)
-    exchange = state.exchanges[-1]
-    info = ctx.host.describe()
-    record = ExportRecord(
-        task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
-        rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
-        user_box_labels=tuple(u.label for u in exchange.user_boxes),
-        engine_info=info, generation=ctx.host.generation_settings(), include_identifiers=bool(include_identifiers),
-    )
+    record = latest_record(state, ctx, include_identifiers)
     folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:
-        files = write_bundle(record, folder, regions_panel.answer_picture(state, exchange))
+        files = write_bundle(record, folder, regions_panel.answer_picture(state, state.exchanges[-1]))
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
     return [str(files.png), str(files.json), str(files.markdown)]
+
+
+def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
+    """Write the DICOM SR of the latest exchange into a fresh folder of the session; its path."""
+    record = latest_record(state, ctx, include_identifiers)
+    folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
+    try:
+        return [str(write_report(record, folder))]
+    except MedRegAError as error:
+        raise user_error(error, state.lang) from None
+
+
+def send_sr(state: SessionState, ctx: AppContext) -> str:
+    """Store the SR of the latest exchange in the app's PACS; a confirmation line."""
+    from ui_components.pacs import pacs_settings
+
+    settings = pacs_settings(ctx.options)
+    if settings is None:
+        raise plain_error(N_("No PACS is configured: start the app with --dicomweb URL."), state.lang)
+    try:
+        sent = send_report(latest_record(state, ctx, include_identifiers=True), PacsClient(settings))
+    except MedRegAError as error:
+        raise user_error(error, state.lang) from None
+    _ = translator(state.lang)
+    return _("Stored in the PACS: series {series} of study {study}.", series=str(sent.SeriesInstanceUID),
+             study=str(sent.StudyInstanceUID))
 
 
 def wire_export(h: ExportHandles, ctx: AppContext, state_holder: gr.State) -> None:
     def on_export(state: SessionState, include_identifiers: bool) -> list[str]:
         return export(state, ctx, include_identifiers)
 
+    def on_export_sr(state: SessionState, include_identifiers: bool) -> list[str]:
+        return export_sr(state, ctx, include_identifiers)
+
+    def on_send(state: SessionState) -> str:
+        return send_sr(state, ctx)
+
     h.button.click(on_export, [state_holder, h.identifiers], h.files, api_name="export")
+    h.sr_button.click(on_export_sr, [state_holder, h.identifiers], h.files, api_name="export_sr")
+    h.send_button.click(on_send, [state_holder], h.sent, api_name="send_sr")
 

@@ -9,7 +9,7 @@ import gradio as gr
 
 from medrega_core.errors import MedRegAError
 from medrega_core.i18n import normalize_language, translator
-from ui_components import chat, examples, export, regions, status, task_panel, viewer
+from ui_components import chat, examples, export, pacs, regions, status, task_panel, viewer
 from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
 from ui_components.examples import ExamplesHandles
@@ -39,6 +39,8 @@ class Page:
     examples: ExamplesHandles
     #: ``refresh_prompt(event)`` chains the prompt preview after an event that changes picture or boxes.
     refresh_prompt: Callable[[Any], Any]
+    #: The PACS panel's handles, or None when the app runs without ``--dicomweb``.
+    pacs: Any = None
 
     def region_updates(self, state: SessionState) -> dict[Any, Any]:
         """The region table and the selected region, for the picture and boxes of the session."""
@@ -80,8 +82,9 @@ def title_text(_: Callable[..., str]) -> str:
 
 def panels(page: Page) -> list[tuple[Any, Any]]:
     """(panel module, its handles) for every panel with language-dependent text."""
-    return [(viewer, page.viewer), (regions, page.regions), (task_panel, page.task), (chat, page.chat),
-            (export, page.export), (examples, page.examples), (status, page.status)]
+    found = [(viewer, page.viewer), (regions, page.regions), (task_panel, page.task), (chat, page.chat),
+             (export, page.export), (examples, page.examples), (status, page.status)]
+    return found + ([(pacs, page.pacs)] if page.pacs is not None else [])
 
 
 def switch_language(page: Page, ctx: AppContext, lang: str, state: SessionState) -> dict[Any, Any]:

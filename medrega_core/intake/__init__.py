@@ -24,12 +24,12 @@ from medrega_core.intake.geometry import SliceGeometry, VolumeGeometry
 from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
 from medrega_core.intake.readers import READERS, Reader, open_scan
 from medrega_core.intake.render import PictureValues, Rendering, picture_values, render, resolve_window, window_picture
-from medrega_core.intake.scan import Plane, Scan, ScanInfo, ScanKind, ScanMetadata, View
+from medrega_core.intake.scan import Plane, Scan, ScanInfo, ScanKind, ScanMetadata, SourceInstance, View
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset
 
 __all__ = [
     "open_scan", "render", "resolve_window",
-    "Scan", "ScanInfo", "ScanKind", "ScanMetadata", "View", "Plane", "Rendering",
+    "Scan", "ScanInfo", "ScanKind", "ScanMetadata", "SourceInstance", "View", "Plane", "Rendering",
     "SliceGeometry", "VolumeGeometry", "Window", "WindowPreset", "VoiLut", "CT_PRESETS",
     "IntakeLimits", "DEFAULT_LIMITS", "Reader", "READERS",
     "ScanError", "UnsupportedFormatError", "CorruptFileError", "NoPixelDataError", "MissingDecoderError",

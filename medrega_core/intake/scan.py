@@ -14,7 +14,7 @@ from medrega_core.intake.errors import InvalidViewError
 from medrega_core.intake.geometry import CanonicalLayout, VolumeGeometry, axis_code, canonical_layout
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset, robust_window
 
-__all__ = ["Plane", "ScanKind", "ScanMetadata", "ScanInfo", "View", "Scan"]
+__all__ = ["Plane", "ScanKind", "ScanMetadata", "ScanInfo", "View", "Scan", "SourceInstance"]
 
 
 class Plane(str, Enum):
@@ -53,6 +53,23 @@ class ScanMetadata:
     #: DICOM Patient Orientation of a projection picture: where its rows and columns run, e.g.
     #: ``("A", "F")``; empty when absent (then volumes take their letters from the patient frame).
     patient_orientation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceInstance:
+    """The DICOM instance (and frame) one stored slice or frame came from, for references in reports.
+
+    Attributes
+    ----------
+    sop_class_uid, sop_instance_uid:
+        The source file's SOP Class and SOP Instance UIDs (not patient identifiers).
+    frame_number:
+        1-based frame of a multi-frame instance, or None for a single-frame instance.
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,10 @@ class Scan:
         True for MONOCHROME1 (low values white).
     dicom_header:
         First DICOM dataset without pixel data (identifiers included: only ``dataset_for_export``
-        reads it), or None.
+        and the structured-report writer read it), or None.
+    source_instances:
+        For DICOM: the ``SourceInstance`` of each stored slice (volumes, pictures) or of each frame
+        (``frames``), in stored order; empty for other formats.
     """
 
     format: str
@@ -160,6 +180,7 @@ class Scan:
     voi_lut: VoiLut | None = field(default=None, repr=False)
     invert: bool = False
     dicom_header: Any = field(default=None, repr=False)
+    source_instances: tuple[SourceInstance, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         self.voxels.flags.writeable = False
@@ -194,6 +215,13 @@ class Scan:
         """How the stored axes map to the canonical L/P/S axes (identity for 2-D pictures)."""
         shape_ijk = (self.voxels.shape[3], self.voxels.shape[2], self.voxels.shape[1])
         return canonical_layout(self.geometry, shape_ijk, reorient=self.kind is ScanKind.VOLUME)
+
+    def source_instance(self, slice_index: int, frame: int = 0) -> SourceInstance | None:
+        """The DICOM instance behind stored slice ``slice_index`` (or ``frame`` of a frame stack), or None."""
+        position = frame if self.kind is ScanKind.FRAMES else slice_index
+        if 0 <= position < len(self.source_instances):
+            return self.source_instances[position]
+        return None
 
     def check_plane(self, plane: Plane | str) -> Plane:
         """``plane`` as a ``Plane`` if this scan has it, else ``InvalidViewError``."""

@@ -32,7 +32,7 @@ from medrega_core.intake.errors import (
 )
 from medrega_core.intake.geometry import VolumeGeometry
 from medrega_core.intake.limits import IntakeLimits
-from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata
+from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata, SourceInstance
 from medrega_core.intake.windowing import VoiLut, Window
 
 __all__ = ["DicomPart", "parse_dicom", "scan_from_dicom_file", "scan_from_dicom_series", "DECODER_PACKAGES"]
@@ -455,11 +455,19 @@ def scan_from_dicom_file(part: DicomPart, limits: IntakeLimits) -> Scan:
         kind, voxels = ScanKind.FRAMES, pixels[:, None]
     else:
         kind, voxels = ScanKind.IMAGE, pixels[None]
-    return _scan("dicom", kind, voxels, stack.geometry, dataset, colour)
+    multi_frame = "NumberOfFrames" in dataset
+    sources = tuple(_source_instance(dataset, n + 1 if multi_frame else None) for n in stack.order)
+    return _scan("dicom", kind, voxels, stack.geometry, dataset, colour, sources)
+
+
+def _source_instance(dataset: Dataset, frame_number: int | None) -> SourceInstance:
+    return SourceInstance(str(dataset.get("SOPClassUID", "") or ""), str(dataset.get("SOPInstanceUID", "") or ""),
+                          frame_number)
 
 
 def _scan(
-    format_name: str, kind: ScanKind, voxels: np.ndarray, geometry: VolumeGeometry, header: Dataset, colour: bool
+    format_name: str, kind: ScanKind, voxels: np.ndarray, geometry: VolumeGeometry, header: Dataset, colour: bool,
+    sources: tuple[SourceInstance, ...],
 ) -> Scan:
     """A ``Scan`` whose display and export facts (window, VOI LUT, inversion, header) come from ``header``."""
     return Scan(
@@ -472,6 +480,7 @@ def _scan(
         voi_lut=None if colour else _voi_lut(header),
         invert=str(header.get("PhotometricInterpretation", "")) == "MONOCHROME1",
         dicom_header=_header_only(header),
+        source_instances=sources,
     )
 
 
@@ -524,8 +533,9 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits) -> Scan
             _modality_values(parts[index].dataset, pixels, voxels[slot : slot + 1])
     reference = parts[stack.order[0]].dataset
     kind = ScanKind.VOLUME if stack.is_volume else ScanKind.FRAMES
+    sources = tuple(_source_instance(parts[index].dataset, None) for index in stack.order)
     return _scan("dicom-series", kind, voxels[None] if kind is ScanKind.VOLUME else voxels[:, None], stack.geometry,
-                 reference, colour)
+                 reference, colour, sources)
 
 
 def parse_dicom_bytes(data: bytes, name: str) -> Dataset:

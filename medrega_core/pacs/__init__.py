@@ -1,0 +1,29 @@
+"""PACS connection: DICOMweb search, retrieval and storage, and MedRegA's answers as DICOM SR.
+
+Below the UI (no gradio, no torch). ``PacsClient`` talks to one DICOMweb server;
+``build_report``/``write_report`` turn an ``ExportRecord`` into a TID 1500 Comprehensive SR.
+"""
+
+from medrega_core.pacs.client import (
+    PacsAuthError,
+    PacsClient,
+    PacsError,
+    PacsNoImagesError,
+    PacsQueryError,
+    PacsResponseError,
+    PacsSeriesTooLargeError,
+    PacsSettings,
+    PacsStoreRefusedError,
+    PacsUnreachableError,
+    SeriesSummary,
+    StudyQuery,
+    StudySummary,
+)
+from medrega_core.pacs.sr import SR_SERIES_DESCRIPTION, ReportSourceError, build_report, send_report, write_report
+
+__all__ = [
+    "PacsClient", "PacsSettings", "StudyQuery", "StudySummary", "SeriesSummary",
+    "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
+    "build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION",
+]

@@ -1,0 +1,338 @@
+"""A DICOMweb client for one PACS: QIDO-RS searches, WADO-RS retrieval, STOW-RS storage.
+
+Built on ``dicomweb-client``. Every failure of the server or the network becomes a ``PacsError``
+subclass with a translatable message that names the server (scheme, host and port only, never a
+query: a query may hold a patient ID) and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+from urllib.parse import urlsplit
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
+
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.intake.limits import DEFAULT_LIMITS
+
+__all__ = [
+    "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery",
+    "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
+]
+
+# dicomweb-client logs request URLs at debug level; a search by patient ID puts the ID in the URL.
+logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
+
+#: QIDO-RS attributes requested for the study list (identifiers are dropped unless asked for).
+STUDY_FIELDS = ("StudyDate", "StudyTime", "ModalitiesInStudy", "StudyDescription", "NumberOfStudyRelatedSeries",
+                "NumberOfStudyRelatedInstances", "PatientName", "PatientID")
+SERIES_FIELDS = ("Modality", "SeriesDescription", "SeriesNumber", "NumberOfSeriesRelatedInstances")
+_DATE = re.compile(r"^\d{8}$")
+_T = TypeVar("_T")
+
+
+class PacsError(MedRegAError):
+    """The PACS could not be reached, refused a request or answered something unusable."""
+
+
+class PacsUnreachableError(PacsError):
+    """Nothing answers at the PACS address."""
+
+
+class PacsAuthError(PacsError):
+    """The PACS refused the user name, password or token."""
+
+
+class PacsNoImagesError(PacsError):
+    """A study or series holds no images."""
+
+
+class PacsStoreRefusedError(PacsError):
+    """STOW-RS did not store the instance."""
+
+
+class PacsSeriesTooLargeError(PacsError):
+    """A series has more images than a scan may hold."""
+
+
+class PacsQueryError(PacsError):
+    """A search field is not valid (for instance a date that is not YYYYMMDD)."""
+
+
+class PacsResponseError(PacsError):
+    """The PACS answered with an HTTP error other than an authentication failure."""
+
+
+@dataclass(frozen=True)
+class PacsSettings:
+    """Where the PACS is and how to log in.
+
+    Attributes
+    ----------
+    url:
+        DICOMweb root, e.g. ``http://localhost:8042/dicom-web`` (Orthanc).
+    user, password:
+        HTTP basic authentication, or None.
+    token:
+        An OAuth bearer token (cloud DICOM stores), or None; used instead of basic authentication.
+    timeout_s:
+        Seconds to wait for each answer.
+    """
+
+    url: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    timeout_s: float = 30.0
+
+    @property
+    def server(self) -> str:
+        """``scheme://host:port`` for messages (no path, no query, no credentials)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+@dataclass(frozen=True)
+class StudyQuery:
+    """Study search fields; empty ones do not filter.
+
+    ``date_from``/``date_to`` are ``YYYYMMDD``; ``description`` matches anywhere in the study
+    description, ignoring case (filtered here: DICOM matching is case-sensitive); ``patient_id``
+    matches exactly.
+    """
+
+    date_from: str = ""
+    date_to: str = ""
+    modality: str = ""
+    description: str = ""
+    patient_id: str = ""
+    limit: int = 200
+
+    def filters(self) -> dict[str, str]:
+        for value in (self.date_from, self.date_to):
+            if value and not _DATE.match(value):
+                raise PacsQueryError(N_("The date {date} is not valid; write it as YYYYMMDD."), date=value)
+        filters: dict[str, str] = {}
+        if self.date_from or self.date_to:
+            filters["StudyDate"] = f"{self.date_from}-{self.date_to}"
+        if self.modality:
+            filters["ModalitiesInStudy"] = self.modality.strip().upper()
+        if self.patient_id:
+            filters["PatientID"] = self.patient_id.strip()
+        return filters
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """One row of the study list. ``patient_name``/``patient_id`` are "" unless identifiers were asked for."""
+
+    study_uid: str
+    date: str
+    modalities: tuple[str, ...]
+    description: str
+    num_series: int | None
+    num_instances: int | None
+    patient_name: str = ""
+    patient_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"study_uid": self.study_uid, "date": self.date, "modalities": list(self.modalities),
+                "description": self.description, "num_series": self.num_series,
+                "num_instances": self.num_instances, "patient_name": self.patient_name,
+                "patient_id": self.patient_id}
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """One series of a study."""
+
+    series_uid: str
+    modality: str
+    description: str
+    number: int | None
+    num_instances: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"series_uid": self.series_uid, "modality": self.modality, "description": self.description,
+                "number": self.number, "num_instances": self.num_instances}
+
+
+def _value(item: dict[str, Any], keyword: str) -> Any:
+    """The first value of ``keyword`` in a DICOM JSON object, or None."""
+    element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
+    values = element.get("Value") or [None]
+    value = values[0]
+    if isinstance(value, dict):  # person names: {"Alphabetic": "..."}
+        return value.get("Alphabetic", "")
+    return value
+
+
+def _values(item: dict[str, Any], keyword: str) -> tuple[str, ...]:
+    element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
+    return tuple(str(v) for v in element.get("Value") or ())
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_uid(uid: str) -> str:
+    """``uid`` if it is a valid DICOM UID (it becomes part of a URL), else ``PacsQueryError``."""
+    from pydicom.uid import UID
+
+    if not UID(uid or "").is_valid:
+        raise PacsQueryError(N_("{uid} is not a valid DICOM UID."), uid=str(uid)[:80])
+    return uid
+
+
+def _has_pixels(dataset: Dataset) -> bool:
+    return any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+
+class PacsClient:
+    """One DICOMweb server. Methods raise ``PacsError`` subclasses, never ``requests`` exceptions."""
+
+    def __init__(self, settings: PacsSettings) -> None:
+        import requests
+        from dicomweb_client import DICOMwebClient
+
+        self.settings = settings
+        session = requests.Session()
+        headers = {}
+        if settings.token:
+            headers["Authorization"] = f"Bearer {settings.token}"
+        elif settings.user:
+            session.auth = (settings.user, settings.password or "")
+        self._client = DICOMwebClient(settings.url.rstrip("/"), session=session, headers=headers,
+                                      timeout=settings.timeout_s)
+
+    def _call(self, action: Callable[[], _T]) -> _T:
+        """Run one request, turning network and HTTP failures into ``PacsError``s."""
+        import requests
+
+        try:
+            return action()
+        except requests.exceptions.HTTPError as error:
+            status = error.response.status_code if error.response is not None else 0
+            if status in (401, 403):
+                raise PacsAuthError(
+                    N_("The PACS at {server} refused the login (HTTP {status}); check the user name and password or the token."),
+                    server=self.settings.server, status=status) from None
+            raise PacsResponseError(N_("The PACS at {server} answered with an error (HTTP {status})."),
+                                    server=self.settings.server, status=status) from None
+        except requests.exceptions.RequestException:  # connection refused, timeout, bad address
+            raise PacsUnreachableError(
+                N_("The PACS at {server} cannot be reached; check the address and that the server is running."),
+                server=self.settings.server) from None
+
+    def find_studies(self, query: StudyQuery = StudyQuery(), show_identifiers: bool = False) -> list[StudySummary]:
+        """Studies matching ``query``, newest first; patient name and ID only when ``show_identifiers``."""
+        filters = query.filters()
+        found = self._call(lambda: self._client.search_for_studies(
+            fields=list(STUDY_FIELDS), search_filters=filters, limit=query.limit))
+        studies = [
+            StudySummary(
+                study_uid=str(_value(item, "StudyInstanceUID") or ""),
+                date=str(_value(item, "StudyDate") or ""),
+                modalities=_values(item, "ModalitiesInStudy"),
+                description=str(_value(item, "StudyDescription") or ""),
+                num_series=_integer(_value(item, "NumberOfStudyRelatedSeries")),
+                num_instances=_integer(_value(item, "NumberOfStudyRelatedInstances")),
+                patient_name=str(_value(item, "PatientName") or "") if show_identifiers else "",
+                patient_id=str(_value(item, "PatientID") or "") if show_identifiers else "",
+            )
+            for item in found
+        ]
+        wanted = query.description.strip().casefold()
+        studies = [study for study in studies if wanted in study.description.casefold()]
+        return sorted(studies, key=lambda s: s.date, reverse=True)
+
+    def list_series(self, study_uid: str) -> list[SeriesSummary]:
+        """The series of one study, by series number."""
+        _check_uid(study_uid)
+        found = self._call(lambda: self._client.search_for_series(study_instance_uid=study_uid,
+                                                                  fields=list(SERIES_FIELDS)))
+        series = [
+            SeriesSummary(
+                series_uid=str(_value(item, "SeriesInstanceUID") or ""),
+                modality=str(_value(item, "Modality") or ""),
+                description=str(_value(item, "SeriesDescription") or ""),
+                number=_integer(_value(item, "SeriesNumber")),
+                num_instances=_integer(_value(item, "NumberOfSeriesRelatedInstances")),
+            )
+            for item in found
+        ]
+        return sorted(series, key=lambda s: (s.number is None, s.number or 0))
+
+    def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path,
+                        max_images: int = DEFAULT_LIMITS.max_files) -> list[Path]:
+        """Download the image instances of one series into ``folder``; their paths.
+
+        Instances are written as they arrive (``image-0001.dcm``..., never named after
+        identifiers); ``folder`` is created with the first image. Instances without pixel data
+        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``,
+        one with more than ``max_images`` (the intake's file limit) ``PacsSeriesTooLargeError``,
+        after removing what was written.
+        """
+        _check_uid(study_uid)
+        _check_uid(series_uid)
+        folder = Path(folder)
+
+        def download() -> list[Path]:
+            paths: list[Path] = []
+            for dataset in self._client.iter_series(study_uid, series_uid):
+                if not _has_pixels(dataset):
+                    continue
+                if len(paths) == max_images:
+                    for path in paths:
+                        path.unlink(missing_ok=True)
+                    raise PacsSeriesTooLargeError(
+                        N_("This series has more than {limit} images, more than a scan may hold."), limit=max_images)
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"image-{len(paths) + 1:04d}.dcm"
+                dataset.save_as(path, enforce_file_format=True)
+                paths.append(path)
+            return paths
+
+        paths = self._call(download)
+        if not paths:
+            raise PacsNoImagesError(N_("This series on the PACS holds no images."))
+        return paths
+
+    def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, list[Path]]:
+        """Every image series of a study, each into ``folder/series-NN``; ``{series UID: paths}``."""
+        result: dict[str, list[Path]] = {}
+        for number, series in enumerate(self.list_series(study_uid), start=1):
+            try:
+                result[series.series_uid] = self.retrieve_series(study_uid, series.series_uid,
+                                                                 Path(folder) / f"series-{number:02d}")
+            except PacsNoImagesError:
+                continue
+        if not result:
+            raise PacsNoImagesError(N_("This study on the PACS holds no images."))
+        return result
+
+    def store(self, datasets: Sequence[Dataset]) -> None:
+        """STOW-RS: store ``datasets`` (all of one study); ``PacsStoreRefusedError`` when any is refused."""
+        study_uid = str(datasets[0].StudyInstanceUID)
+        try:
+            response = self._call(lambda: self._client.store_instances(list(datasets), study_instance_uid=study_uid))
+        except (PacsAuthError, PacsResponseError) as error:
+            if error.params.get("status") == 401:  # not logged in: the login is wrong, not the report
+                raise
+            raise PacsStoreRefusedError(N_("The PACS at {server} refused to store the report (HTTP {status})."),
+                                        **error.params) from None
+        failed = response.get("FailedSOPSequence") if response is not None else None
+        if failed:
+            reason = failed[0].get("FailureReason", "")
+            raise PacsStoreRefusedError(N_("The PACS at {server} refused to store the report (reason {status})."),
+                                        server=self.settings.server, status=reason)

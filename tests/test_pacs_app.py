@@ -1,0 +1,122 @@
+"""The PACS panel and the SR buttons of the real app (``app.py --dicomweb``) against a real Orthanc,
+driven through ``gradio_client``."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+import requests
+from gradio_client import Client
+from PIL import Image
+
+from app_fixtures import REPO_ROOT, free_port, wait_until_ready
+from medrega_core.intake import open_scan, render
+from pacs_fixtures import PASSWORD, USER, PacsContent, pacs  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pacs_app(pacs: PacsContent, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the tiny checkpoint, pointed at the test Orthanc (password through the environment)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("pacs-app-log") / "app.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+           "MEDREGA_DICOMWEB_PASSWORD": PASSWORD}
+    env.pop("SPACE_ID", None)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--port", str(port),
+             "--max-new-tokens", "16", "--dicomweb", pacs.orthanc.dicomweb, "--dicomweb-user", USER],
+            cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "CompressedSamples" not in log.read_text(), "a patient name reached the server log"
+
+
+def search(client: Client, show_identifiers: bool = False, **fields: str) -> tuple:
+    return client.predict(fields.get("date_from", ""), fields.get("date_to", ""), fields.get("modality", ""),
+                          fields.get("description", ""), fields.get("patient_id", ""), show_identifiers,
+                          api_name="/pacs_search")
+
+
+def picture(outputs: tuple) -> np.ndarray:
+    path = next(o for o in outputs if isinstance(o, str) and o.endswith(".png"))
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_the_panel_lists_studies_and_hides_identifiers(pacs_app: str, pacs: PacsContent) -> None:
+    client = Client(pacs_app, verbose=False)
+    table, study_choices, _series = search(client)
+    rows = table["data"]
+    assert {"CT", "CR"} <= {row[1] for row in rows} and len(table["headers"]) == 4
+    assert "CompressedSamples" not in str(table) and "CompressedSamples" not in str(study_choices)
+    shown, _choices, _series = search(client, show_identifiers=True, modality="CT")
+    assert any("CompressedSamples^CT1" in row and "1CT1" in row for row in shown["data"])
+    assert not any(row[1] == "CR" for row in shown["data"])
+
+
+@pytest.mark.parametrize("kind", ["ct", "cr"])
+def test_the_panel_opens_a_series_with_the_pixels_of_the_files(pacs_app: str, pacs: PacsContent, kind: str) -> None:
+    client = Client(pacs_app, verbose=False)
+    study, originals = (pacs.ct_study, pacs.ct_paths) if kind == "ct" else (pacs.cr_study, [pacs.cr_path])
+    series = client.predict(study, api_name="/pacs_series")
+    assert series["value"] == (pacs.ct_series if kind == "ct" else pacs.cr_series)
+    outputs = client.predict(study, series["value"], api_name="/pacs_open")
+    metadata = next(o for o in outputs if isinstance(o, dict) and o.get("modality"))
+    direct = open_scan([str(p) for p in originals])
+    assert metadata["modality"] == direct.info.modality and metadata["num_slices"] == direct.info.num_slices
+    np.testing.assert_array_equal(picture(outputs), render(direct).rgb)
+
+
+def test_download_sr_and_send_to_pacs_after_an_answer(pacs_app: str, pacs: PacsContent) -> None:
+    client = Client(pacs_app, verbose=False)
+    series = client.predict(pacs.ct_study, api_name="/pacs_series")["value"]
+    client.predict(pacs.ct_study, series, api_name="/pacs_open")
+    client.submit("", "text-to-region", "demo", "", "liver", "", "", api_name="/ask").result()
+
+    files = client.predict(False, api_name="/export_sr")
+    report = pydicom.dcmread(files[0] if isinstance(files, list) else files)
+    assert report.Modality == "SR" and report.PatientIdentityRemoved == "YES" and report.PatientID != "1CT1"
+
+    before = {s["MainDicomTags"]["SeriesInstanceUID"] for s in pacs.orthanc.series_of_study(pacs.ct_study)}
+    message = client.predict(api_name="/send_sr")
+    after = {s["MainDicomTags"]["SeriesInstanceUID"]: s for s in pacs.orthanc.series_of_study(pacs.ct_study)}
+    new = [uid for uid in after if uid not in before]
+    assert len(new) == 1 and after[new[0]]["MainDicomTags"]["Modality"] == "SR" and new[0] in message
+    instance = after[new[0]]["Instances"][0]
+    stored = requests.get(f"{pacs.orthanc.rest}/instances/{instance}/file", auth=(USER, PASSWORD), timeout=30)
+    sr = hd.sr.srread(io.BytesIO(stored.content))
+    assert sr.PatientID == "1CT1" and sr.StudyInstanceUID == pacs.ct_study
+    texts = {item.ConceptNameCodeSequence[0].CodeMeaning: item.TextValue
+             for container in sr.ContentSequence if container.ValueType == "CONTAINER"
+             for item in getattr(container, "ContentSequence", []) if item.ValueType == "TEXT"}
+    assert texts["MedRegA task"] == "text-to-region" and "<ref>liver</ref>" in texts["Prompt sent to MedRegA"]
+
+
+def test_panel_errors_come_in_the_users_language_and_the_app_keeps_serving(pacs_app: str) -> None:
+    client = Client(pacs_app, verbose=False)
+    client.predict("zh", api_name="/set_language")
+    with pytest.raises(Exception) as caught:
+        search(client, date_from="2004-01-19")
+    assert "日期" in str(caught.value) and "YYYYMMDD" in str(caught.value)
+    with pytest.raises(Exception) as caught:
+        client.predict("1.2.3", "not a uid", api_name="/pacs_open")
+    assert "UID" in str(caught.value) and "有效" in str(caught.value)
+    table, _choices, _series = search(client, modality="CR")
+    assert [row[1] for row in table["data"]] == ["CR"]
