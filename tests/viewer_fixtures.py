@@ -98,13 +98,14 @@ def wait_rendered(page: Any) -> None:
     page.evaluate("""async () => {
         const frame = () => new Promise((done) => requestAnimationFrame(done));
         let last = '', same = 0;
-        for (let i = 0; i < 400 && same < 5; i++) {
+        for (let i = 0; i < 1200 && same < 5; i++) {
             await frame();
             const s = window.medregaViewer.state();
             const now = s.rendered ? JSON.stringify(s.imageRect) : 'loading';
-            same = now === last ? same + 1 : 0;
+            same = now === last && now !== 'loading' ? same + 1 : 0;
             last = now;
         }
+        if (same < 5) throw new Error('the viewer did not settle');
     }""")
 
 

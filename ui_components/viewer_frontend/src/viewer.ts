@@ -77,6 +77,8 @@ export class Viewer {
   /** True while the camera is the fitted one (not zoomed or panned by the user). */
   private fitted = true;
   private lastRendered: string | null = null;
+  /** A new stack is being set: what the viewport shows is not yet what state() describes. */
+  private switching = false;
 
   constructor(host: HTMLElement, bridge: GradioBridge) {
     initialise();
@@ -271,7 +273,13 @@ export class Viewer {
     const ids = this.stackIds(this.plane, this.step);
     const clamped = Math.min(Math.max(Math.round(index), 0), ids.length - 1);
     const camera = resetCamera ? null : this.viewport.getCamera();
-    await this.viewport.setStack(ids, clamped);
+    this.lastRendered = null; // not drawn until the new stack's picture is
+    this.switching = true;
+    try {
+      await this.viewport.setStack(ids, clamped);
+    } finally {
+      this.switching = false;
+    }
     // Load the rest of the stack in the background, nearest slices first.
     toolUtilities.stackPrefetch.enable(this.element);
     if (camera) this.viewport.setCamera(camera);
@@ -280,6 +288,7 @@ export class Viewer {
     this.applyWindow(window);
     this.viewport.setProperties({ invert: Boolean(this.scan!.invert) });
     this.viewport.render();
+    this.overlay.update(this.overlayFacts());
   }
 
   private applyWindow(window: WindowValue | null): void {
@@ -742,7 +751,7 @@ export class Viewer {
       scanKey: scan?.key ?? null,
       cine: this.cineTimer !== null,
       loaded: this.viewport.getImageIds().filter((id) => cache.getImage(id)).length,
-      rendered: Boolean(imageId) && this.lastRendered === imageId && Boolean(cache.getImage(imageId!)),
+      rendered: !this.switching && Boolean(imageId) && this.lastRendered === imageId && Boolean(cache.getImage(imageId!)),
     };
   }
 
