@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -98,23 +99,30 @@ def test_region_to_text_answers_a_name(trained_engine: MedRegAEngine) -> None:
         assert result.text == ANSWERS[Task.REGION_TO_TEXT] and not parse_answer(result.text).regions
 
 
-def test_the_app_shows_the_models_boxes(app_url: str) -> None:
+def test_the_app_shows_the_models_boxes_and_exports_them(app_url: str, artifacts_dir: Path) -> None:
     client = Client(app_url, verbose=False)
     client.predict([handle_file(CT)], api_name="/load_scan")
     job = client.submit("", "text-to-region", "demo", "", "liver", "", "", api_name="/ask")
     final = job.result()
 
     chat = next(o for o in final if isinstance(o, list) and o and isinstance(o[0], dict) and "role" in o[0])
-    assert chat[-1]["role"] == "assistant" and chat[-1]["content"] == ANSWERS[Task.TEXT_TO_REGION]
-    table = next(o for o in final if isinstance(o, dict) and "data" in o and "headers" in o)
-    model_rows = [row for row in table["data"] if row[0] == "liver"]
-    assert len(model_rows) == 1 and "[230, 410, 520, 760]" in model_rows[0], table["data"]
+    assert chat[-1]["role"] == "assistant" and ANSWERS[Task.TEXT_TO_REGION] in str(chat[-1]["content"])
+    table = next(o["value"] for o in final if isinstance(o, dict) and isinstance(o.get("value"), dict)
+                 and "data" in o["value"])
+    model_rows = [row for row in table["data"] if row[1] == "model"]
+    assert len(model_rows) == 1 and "liver" in model_rows[0][0], table["data"]
+    assert model_rows[0][2] == "[231, 458, 607, 892]"
+    x1, y1, x2, y2 = json.loads(model_rows[0][3])  # the box in picture pixels
     picture = next(o for o in final if isinstance(o, str) and o.endswith(".png"))
     with Image.open(picture) as image:
         rgb = np.asarray(image.convert("RGB")).astype(int)
-    # The CT is grey; the model's box is drawn in a palette colour.
-    coloured = (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])) > 60
-    ys, xs = np.nonzero(coloured)
-    assert xs.size > 0, "no box drawn on the answer's picture"
-    width, height = image.size
-    assert abs(xs.min() - 0.230 * width) <= 4 and abs(xs.max() - 0.760 * width) <= 4 + 0.3 * width
+    # The CT is grey; the model's box is outlined in its palette colour: the left edge, top to bottom.
+    colour = (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])) > 60
+    left_edge = colour[y1 + 2 : y2 - 2, max(0, x1 - 1) : x1 + 2].any(axis=1)
+    assert left_edge.mean() > 0.9 and not colour[:, : max(0, x1 - 3)].any()
+    shutil.copy(picture, artifacts_dir / "trained-checkpoint-answer.png")
+
+    exported = client.predict(False, api_name="/export")
+    document = json.loads(Path(next(f for f in exported if str(f).endswith(".json"))).read_text(encoding="utf-8"))
+    assert [(r["name"], [b["model_0_999"] for b in r["boxes"]]) for r in document["regions"]] == \
+        [("liver", [[231, 458, 607, 892]])]
