@@ -1,4 +1,4 @@
-"""A tiny MedRegA checkpoint TRAINED to answer with boxes that follow the picture, built on one CPU core.
+"""A tiny MedRegA checkpoint TRAINED to answer with boxes, built in seconds on one CPU core.
 
 The random tiny checkpoint (``tests/tiny_checkpoint.py``) answers noise; tests of the path model tokens
 -> parser -> boxes -> picture -> export need a model that writes well-formed ``<ref>``/``<box>``
@@ -9,22 +9,16 @@ from ``build_prompt``, the Hermes-2 chat template of ``MedRegAEngine.prompt_ids`
 engine's own preprocessing. The result is written back in the original layout (original key names,
 fused ``attn.qkv``) and loads with ``MedRegAEngine.load``.
 
-What it learns, on synthetic pictures (:func:`synthetic_picture`: noisy grey, one bright square in
-one of the four quadrants): the box tasks answer the square's box, region-to-text names the side.
-
-- text-to-region: ``<ref>liver</ref><box>[[x1, y1, x2, y2]]</box>``;
-- grounded report: ``<ref>right lung</ref><box>[[...]]</box>: No abnormality is seen.``;
-- locate-describe (Chinese): ``<ref>肝脏</ref><box>[[...]]</box>：未见异常。``;
-- region-to-text (the square's box in the question): ``right lung`` on the picture's left half (the
-  patient's right), ``left lung`` on the right half.
-
-The names do not depend on the question. On any other picture (a real CT or MR) the answers are
-just as well-formed, with one of the four quadrant boxes. Measured (two seeds, 12 held-out pictures
-per task): 800 steps of 8 (about 35 s of one CPU core) give the exact box on every picture, 600
-steps on 4 to 11 of 12; a square anywhere in a 3 x 3 grid, or at any place, was not learned in a
-minute. Two changes to the random start make the picture usable quickly: larger patch position
-embeddings (the random ones are faint beside the pixels' signal) and a higher learning rate for the
-vision tower and projector.
+What it learns: one fixed answer per task (:data:`ANSWERS`), whatever the picture and the names
+asked for, so a test on any scan knows the boxes in advance. Boxes that follow the picture were
+tried and measured (noisy grey pictures, one bright square, the answer its box; 12 held-out
+pictures per task): a square anywhere or in a 3 x 3 grid was not learned in a minute; a square in
+one of four quadrants, with larger patch position embeddings and a 3x learning rate for the vision
+tower, gave the exact box on 12 of 12 after 800 steps of 8 (~35 s of CPU) for seeds 2024 and 3,
+but only 7, 11 and 9 of 12 for seed 5, and 4, 3 and 6 of 12 for seed 5 after 1100 steps: whether
+the picture gets used at all depends on the random stream, so another machine's rounding could
+lose it. Too fragile for a fixture; the pictures stay random (noise, a bright square anywhere) so
+that the answers do not depend on what is shown.
 
 Speed: the text before ``<img>`` is the same for every prompt of a task (about 300 of 380 tokens), so
 each step runs it once and shares its key/value cache across the batch; gradients flow through it.
@@ -45,38 +39,32 @@ from safetensors.torch import save_file
 from medrega_core.engine import EngineSettings, MedRegAEngine
 from medrega_core.engine.modeling import original_layout_mapping
 from medrega_core.engine.preprocess import pixel_values
-from medrega_core.tasks import ModelBox, PixelBox, Task, TaskRequest, build_prompt, format_box_list, to_model
+from medrega_core.tasks import ModelBox, PixelBox, Task, TaskRequest, build_prompt, to_model
 from tiny_checkpoint import IMAGE_SIZE, make_tiny_checkpoint
 
 SEED = 2024
 #: Names put in the questions (the answers do not depend on them).
 NAMES = ("liver", "spleen", "heart", "right lung", "left lung", "right kidney", "left kidney")
 MODALITIES = ("", "CT", "MRI")
-#: The answer learned for each box task; ``{box}`` is the square's box list.
-ANSWER_TEMPLATES = {
-    Task.TEXT_TO_REGION: "<ref>liver</ref><box>{box}</box>",
-    Task.GROUNDED_REPORT: "<ref>right lung</ref><box>{box}</box>: No abnormality is seen.",
-    Task.LOCATE_DESCRIBE: "<ref>肝脏</ref><box>{box}</box>：未见异常。",
+#: The answer learned for each task: a name with a box (text-to-region), a box and a finding (grounded
+#: report, locate-describe in Chinese with its full-width colon), a name (region-to-text). No two boxes share
+#: a number and few digits repeat, so that the next digit follows from the last few tokens: a two-layer
+#: model counting its way through four look-alike numbers (230, 410, 520, 760) mixed them up.
+ANSWERS = {
+    Task.TEXT_TO_REGION: "<ref>liver</ref><box>[[231, 458, 607, 892]]</box>",
+    Task.GROUNDED_REPORT: "<ref>right lung</ref><box>[[103, 146, 529, 975]]</box>: No abnormality is seen.",
+    Task.LOCATE_DESCRIBE: "<ref>肝脏</ref><box>[[364, 517, 689, 830]]</box>：未见异常。",
+    Task.REGION_TO_TEXT: "right lung",
 }
-#: Region-to-text answers for a box on the picture's left and right half (image left = patient right).
-SIDE_NAMES = ("right lung", "left lung")
-TASKS = (*ANSWER_TEMPLATES, Task.REGION_TO_TEXT)
-#: Square corners in picture pixels (left or top: 13, right or bottom: 65) and side, on the 112 px picture.
-SQUARE_STARTS = (13, 65)
-SQUARE_SIDE = 34
+TASKS = tuple(ANSWERS)
 #: Extra tokenizer text: organ names, box lists and the descriptions get pieces of their own.
 TOKENIZER_CORPUS = "\n".join([
-    " ".join(NAMES), *(t.format(box="[[116, 580, 419, 883]]") for t in ANSWER_TEMPLATES.values()),
-    "[[365, 293, 416, 598], [596, 316, 635, 464]] [[661, 528, 743, 599]]", "",
+    " ".join(NAMES), *ANSWERS.values(), "[[365, 293, 416, 598], [596, 316, 635, 464]] [[661, 528, 743, 599]]", "",
 ])
 
-STEPS = 800
+STEPS = 320
 BATCH = 8
 LEARNING_RATE = 5e-3
-#: The vision tower and projector learn this much faster than the language model.
-VISION_RATE_FACTOR = 3.0
-#: Standard deviation of the patch position embeddings at the start (the random checkpoint's: 0.05).
-POSITION_STD = 1.0
 TRAINING_THREADS = 1
 
 
@@ -91,25 +79,17 @@ class Example:
 
 
 def synthetic_picture(rng: np.random.Generator, size: int = IMAGE_SIZE) -> tuple[Image.Image, ModelBox]:
-    """A noisy grey ``size`` x ``size`` picture with one bright square in a random quadrant.
+    """A noisy grey ``size`` x ``size`` picture with one bright square at a random place.
 
-    Background level, contrast and noise vary. Returns the RGB picture and the square in 0-999 model
-    coordinates.
+    Background level, contrast, noise, the square's place and side vary. Returns the RGB picture and
+    the square in 0-999 model coordinates (the region-to-text question's box).
     """
-    scale = size / IMAGE_SIZE
-    x1, y1 = (round(SQUARE_STARTS[int(i)] * scale) for i in rng.integers(2, size=2))
-    side = round(SQUARE_SIDE * scale)
+    side = int(rng.integers(size // 8, size // 2))
+    x1, y1 = (int(value) for value in rng.integers(0, size - side, size=2))
     levels = rng.normal(rng.uniform(20, 140), rng.uniform(2, 30), (size, size))
-    levels[y1 : y1 + side, x1 : x1 + side] += rng.uniform(60, 160)
+    levels[y1 : y1 + side, x1 : x1 + side] += rng.uniform(40, 160)
     grey = Image.fromarray(np.clip(levels, 0, 255).astype(np.uint8))
     return grey.convert("RGB"), to_model(PixelBox(x1, y1, x1 + side, y1 + side), size, size)
-
-
-def expected_answer(task: Task, square: ModelBox) -> str:
-    """What the trained model answers for ``task`` on a picture whose square is ``square``."""
-    if task is Task.REGION_TO_TEXT:
-        return SIDE_NAMES[int(square.x1 + square.x2 > 1000)]
-    return ANSWER_TEMPLATES[task].format(box=format_box_list([square]))
 
 
 def example(task: Task, rng: np.random.Generator) -> Example:
@@ -126,7 +106,7 @@ def example(task: Task, rng: np.random.Generator) -> Example:
         request = TaskRequest(task, "en", objects=(name,))
     else:
         request = TaskRequest(task, "en", objects=(name,), modality=modality)
-    return Example(picture, build_prompt(request), expected_answer(task, square), square)
+    return Example(picture, build_prompt(request), ANSWERS[task], square)
 
 
 def _batch_loss(engine: MedRegAEngine, examples: list[Example]) -> torch.Tensor:
@@ -166,15 +146,8 @@ def train(engine: MedRegAEngine, steps: int = STEPS, batch: int = BATCH, seed: i
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = engine.model.train()
-    with torch.no_grad():
-        model.model.vision_tower.embeddings.position_embeddings.normal_(0.0, POSITION_STD)
-    language = ("model.language_model.", "lm_head.")
-    seeing = [p for name, p in model.named_parameters() if not name.startswith(language)]
-    reading = [p for name, p in model.named_parameters() if name.startswith(language)]
-    optimizer = torch.optim.AdamW([{"params": seeing}, {"params": reading}], lr=LEARNING_RATE, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, [LEARNING_RATE * VISION_RATE_FACTOR, LEARNING_RATE], total_steps=steps, pct_start=0.1
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LEARNING_RATE, total_steps=steps, pct_start=0.1)
     losses = []
     for step in range(steps):
         task = TASKS[step % len(TASKS)]
