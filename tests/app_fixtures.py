@@ -40,20 +40,22 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(request: pytest.FixtureRequest, tiny_checkpoint: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of ``python app.py --checkpoint <tiny> --device cpu`` running in a subprocess.
+def app_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``python app.py --checkpoint <tiny or trained> --device cpu`` running in a subprocess.
 
-    A test module may set ``APP_MAX_NEW_TOKENS`` for longer answers (default 24: quick tests).
+    A test module may set ``APP_MAX_NEW_TOKENS`` for longer answers (default 24: quick tests) and
+    ``APP_CHECKPOINT = "trained"`` for the checkpoint that answers with boxes (default ``"tiny"``:
+    random weights).
     """
     max_new_tokens = getattr(request.module, "APP_MAX_NEW_TOKENS", 24)
+    checkpoint: Path = request.getfixturevalue(f"{getattr(request.module, 'APP_CHECKPOINT', 'tiny')}_checkpoint")
     port = free_port()
     log = tmp_path_factory.mktemp("app-log") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     env.pop("SPACE_ID", None)
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--port", str(port),
+            [sys.executable, "app.py", "--checkpoint", str(checkpoint), "--device", "cpu", "--port", str(port),
              "--max-new-tokens", str(max_new_tokens)],
             cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )

@@ -38,6 +38,15 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint trained to answer with ``<ref>``/``<box>`` (see ``tests/trained_checkpoint.py``);
+    built once per session, about 10-20 s on one CPU core."""
+    from trained_checkpoint import make_trained_checkpoint
+
+    return make_trained_checkpoint(tmp_path_factory.mktemp("trained-medrega"))
+
+
+@pytest.fixture(scope="session")
 def tiny_engine(tiny_checkpoint: Path):
     """A ``MedRegAEngine`` loaded from ``tiny_checkpoint`` on the CPU in float32, shared by the session."""
     from medrega_core.engine import EngineSettings, MedRegAEngine

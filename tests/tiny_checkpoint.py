@@ -54,11 +54,11 @@ Coordinates are integers from 0 to 999: 12, 345, 678, 901.
 """
 
 
-def _train_tokenizer(folder: Path) -> int:
-    """Train ``tokenizer.model``; returns the sentencepiece vocabulary size."""
+def _train_tokenizer(folder: Path, extra_corpus: str = "") -> int:
+    """Train ``tokenizer.model`` on the corpus (plus ``extra_corpus``); returns the sentencepiece vocabulary size."""
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(_CORPUS.splitlines() * 4),
+        sentence_iterator=iter((_CORPUS + extra_corpus).splitlines() * 4),
         model_writer=model,
         model_type="bpe",
         vocab_size=600,
@@ -225,10 +225,13 @@ def original_state_dict(config: dict) -> dict[str, torch.Tensor]:
     return state
 
 
-def make_tiny_checkpoint(folder: Path) -> Path:
-    """Write the tiny checkpoint into ``folder`` (created if needed) and return ``folder``."""
+def make_tiny_checkpoint(folder: Path, extra_corpus: str = "") -> Path:
+    """Write the tiny checkpoint into ``folder`` (created if needed) and return ``folder``.
+
+    ``extra_corpus``: more tokenizer training text (lines), so that words a test needs get their own pieces.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    sp_size = _train_tokenizer(folder)
+    sp_size = _train_tokenizer(folder, extra_corpus)
     _write_tokenizer_files(folder, sp_size)
     config = original_config(vocab_size=sp_size + len(ADDED_TOKENS))
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
