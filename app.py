@@ -30,7 +30,7 @@ from ui_components.viewer_data import ROUTE
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
 UPLOAD_TTL_SECONDS = 3600
 CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {margin: 0}"
-       " #scan-upload {max-height: 96px; overflow: auto} #status, #notice {margin: 0}")
+       " #status, #notice {margin: 0}")
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -102,18 +103,20 @@ def test_region_to_text_answers_a_name(trained_engine: MedRegAEngine) -> None:
 def test_the_app_shows_the_models_boxes_and_exports_them(app_url: str, artifacts_dir: Path) -> None:
     client = Client(app_url, verbose=False)
     client.predict([handle_file(CT)], api_name="/load_scan")
-    job = client.submit("", "text-to-region", "demo", "", "liver", "", "", api_name="/ask")
+    job = client.submit(None, "", "text-to-region", "demo", "", "liver", "", "", api_name="/ask")
     final = job.result()
 
     chat = next(o for o in final if isinstance(o, list) and o and isinstance(o[0], dict) and "role" in o[0])
-    assert chat[-1]["role"] == "assistant" and ANSWERS[Task.TEXT_TO_REGION] in str(chat[-1]["content"])
+    answers = [str(m["content"]) for m in chat if m["role"] == "assistant"]
+    assert any("liver" in a for a in answers[:-1]) and "'type': 'file'" in answers[-1]
     table = next(o["value"] for o in final if isinstance(o, dict) and isinstance(o.get("value"), dict)
                  and "data" in o["value"])
     model_rows = [row for row in table["data"] if row[1] == "model"]
     assert len(model_rows) == 1 and "liver" in model_rows[0][0], table["data"]
     assert model_rows[0][2] == "[231, 458, 607, 892]"
     x1, y1, x2, y2 = json.loads(model_rows[0][3])  # the box in picture pixels
-    picture = next(o for o in final if isinstance(o, str) and o.endswith(".png"))
+    # The answer's picture goes with the answer in the chat.
+    picture = re.search(r"'file': '([^']+\.png)'", answers[-1]).group(1)
     with Image.open(picture) as image:
         rgb = np.asarray(image.convert("RGB")).astype(int)
     # The CT is grey; the model's box is outlined in its palette colour: the left edge, top to bottom.

@@ -41,6 +41,7 @@ def uncompressed(ds: pydicom.Dataset) -> pydicom.Dataset:
 def ct_series_512(folder: Path, count: int = 20) -> list[Path]:
     """A 512 x 512 head CT series (pydicom's 693_J2KI slice, 5 mm apart), stored uncompressed."""
     template = uncompressed(pydicom.dcmread(dicom_file("693_J2KI.dcm")))
+    folder.mkdir(parents=True, exist_ok=True)
     source = folder / "template.dcm"
     template.save_as(source, enforce_file_format=True)
     datasets = series_datasets(str(source), count, spacing_mm=5.0, description="Head CT 512")
@@ -131,6 +132,12 @@ def canvas_pixels(page: Any) -> np.ndarray:
     import base64
 
     with Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def screen_pixels(page: Any) -> np.ndarray:
+    """What the page shows (canvas and the SVG layer the boxes are drawn in), H x W x 3 in CSS pixels."""
+    with Image.open(io.BytesIO(page.screenshot())) as image:
         return np.asarray(image.convert("RGB"))
 
 

@@ -95,6 +95,7 @@ VIEWER_CSS = """
 .medrega-overlay {position: absolute; inset: 0; pointer-events: none; color: #e8e8e8 !important; font: 13px/1.35 monospace;
   text-shadow: 0 0 3px black, 0 0 2px black}
 .medrega-overlay.empty {display: none}
+.medrega-corner, .medrega-scale-label {color: #e8e8e8 !important}
 .medrega-corner {position: absolute; white-space: pre}
 .medrega-corner.top-left {top: 6px; left: 8px}
 .medrega-corner.bottom-left {bottom: 6px; left: 8px}
@@ -163,7 +164,7 @@ def create_viewer(ctx: AppContext) -> ViewerHandles:
     """Lay out the upload, the series choice and the viewer."""
     gr.set_static_paths([str(BUNDLE.parent)])
     t = texts(lambda m, **p: m)
-    upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=90, **t["upload"])
+    upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=120, **t["upload"])
     series = gr.Dropdown(visible=False, elem_id="series-choice", **t["series"])
     scan_line = gr.Markdown(elem_id="scan-line")
     viewer = gr.HTML(value=empty_value(), html_template="", css_template=VIEWER_CSS, js_on_load=VIEWER_JS,

@@ -499,7 +499,7 @@ export class Viewer {
       const tag = selected ? `${box.tag}*` : box.tag;
       const annotation = this.addBox(ModelBoxTool.toolName, imageId, { ...box, label: `[${tag}] ${box.label}`.trim() }, { isLocked: true });
       annotationApi.config.style.setAnnotationStyles(annotation.annotationUID!, {
-        color: box.color, colorHighlighted: box.color, colorSelected: box.color, colorLocked: box.color,
+        color: box.color, colorHighlighted: box.color, colorSelected: box.color, colorLocked: box.color, textBoxColor: box.color,
         lineWidth: selected ? '3' : '2',
       } as never);
     }
