@@ -11,7 +11,9 @@ from typing import Any
 _EXPORTS = {
     "EngineSettings": "medrega_core.engine.settings",
     "MedRegAEngine": "medrega_core.engine.engine",
-    "GenerationResult": "medrega_core.engine.engine",
+    "GenerationResult": "medrega_core.engine.results",
+    "ServerEngine": "medrega_core.engine.remote",
+    "ServerSettings": "medrega_core.engine.remote",
     "GenerationOptions": "medrega_core.engine.settings",
 }
 
