@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Only a command that hands options on (vllm-serve) accepts options it does not know.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "pass_through", False):
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    args.extra = extra
     try:
         return int(args.func(args) or 0)
     except MedRegAError as error:

@@ -153,7 +153,7 @@ def wire_chat(h: ChatHandles, ctx: AppContext, state_holder: gr.State, task: tas
 
     outputs = {h.chatbot, h.answer, h.speed, regions.overlay, regions.table, regions.selected}
     ask_event = gr.on([h.ask.click, task.question.submit], ask, [state_holder, task.prompt, *task.inputs], outputs,
-                      api_name="ask", concurrency_limit=1, concurrency_id=MODEL_CONCURRENCY_ID,
+                      api_name="ask", concurrency_limit=ctx.host.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
     h.stop.click(stop, [state_holder], None, api_name="stop", cancels=[ask_event], queue=False)
     new_chat_event = h.new_chat.click(new_chat, [state_holder], outputs, api_name="new_chat")

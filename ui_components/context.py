@@ -2,7 +2,8 @@
 
 Nothing here belongs to a user. The engine is loaded once, in a background thread, so the page is
 served within seconds; panels ask :class:`EngineHost` for it and get a clear, translatable error
-while it is loading or when it cannot run here.
+while it is loading or when it cannot run here. With ``--server`` the engine is a client of a vLLM
+server: no weights load here, and many answers run at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class ServerOptions:
     share: bool = False
     max_queue: int = 16
     max_new_tokens: int = 400
+    server: str | None = None
+    api_key: str | None = None
+    server_concurrency: int = 16
+    server_timeout: float = 60.0
 
 
 class LoadState(str, enum.Enum):
@@ -76,8 +81,8 @@ class EngineHost:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        """Begin loading the engine in a daemon thread (no-op when no checkpoint is configured)."""
-        if not self.options.checkpoint:
+        """Begin loading the engine in a daemon thread (no-op when no checkpoint or server is configured)."""
+        if not (self.options.checkpoint or self.options.server):
             return
         self.state = LoadState.LOADING
         threading.Thread(target=self._load, name="medrega-engine-load", daemon=True).start()
@@ -87,13 +92,7 @@ class EngineHost:
 
     def _load(self) -> None:
         try:
-            from medrega_core.engine import EngineSettings, MedRegAEngine
-
-            settings = EngineSettings(
-                checkpoint=self.options.checkpoint, device=self.options.device, quant=self.options.quant,
-                max_new_tokens=self.options.max_new_tokens,
-            )
-            engine = MedRegAEngine.load(settings, progress=self._report)
+            engine = self._server_engine() if self.options.server else self._local_engine()
         except MedRegAError as error:
             self.error, self.state = error, LoadState.FAILED
             return
@@ -107,6 +106,29 @@ class EngineHost:
         with self._lock:
             self._engine = engine
         self.state = LoadState.READY
+
+    def _local_engine(self) -> Any:
+        from medrega_core.engine import EngineSettings, MedRegAEngine
+
+        settings = EngineSettings(
+            checkpoint=self.options.checkpoint, device=self.options.device, quant=self.options.quant,
+            max_new_tokens=self.options.max_new_tokens,
+        )
+        return MedRegAEngine.load(settings, progress=self._report)
+
+    def _server_engine(self) -> Any:
+        from medrega_core.engine import ServerEngine, ServerSettings
+
+        options = self.options
+        return ServerEngine.connect(ServerSettings(
+            server=options.server, api_key=options.api_key, checkpoint=options.checkpoint,
+            max_new_tokens=options.max_new_tokens, timeout=options.server_timeout,
+            concurrency=options.server_concurrency))
+
+    @property
+    def concurrency_limit(self) -> int:
+        """Answers generated at once: one for the in-process model, the option's count for a server."""
+        return self.options.server_concurrency if self.options.server else 1
 
     def require(self) -> Any:
         """The loaded engine, or raise :class:`ModelUnavailableError` saying what is missing and how to fix it."""

@@ -33,6 +33,8 @@ def notice_text(_: Translate) -> str:
 def status_text(ctx: AppContext, _: Translate) -> str:
     """One line on the model: what is loaded and how, or what is missing and how to fix it."""
     host = ctx.host
+    if host.state is LoadState.READY and "server" in host.describe():
+        return server_status_text(host.describe(), _)
     if host.state is LoadState.READY:
         info = host.describe()
         text = _("Model ready: {model} · quantization {quant} · device {device}", model=info.get("checkpoint", "?"),
@@ -49,6 +51,15 @@ def status_text(ctx: AppContext, _: Translate) -> str:
     except MedRegAError as error:
         return "⚠ " + _(error.message, **error.params)
     return ""
+
+
+def server_status_text(info: dict[str, Any], _: Translate) -> str:
+    """The server backend's line: server, model and queue, or that the server is not answering."""
+    if not info.get("reachable"):
+        return "⚠ " + _("Model server {server} is not answering; questions fail until it is back.",
+                        server=info["server"])
+    return _("Model served by {server}: {model} · {running} answering, {waiting} waiting", server=info["server"],
+             model=info.get("checkpoint", "?"), running=info.get("running", "?"), waiting=info.get("waiting", "?"))
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:

@@ -200,8 +200,8 @@ class ServerEngine:
         return ServerRequestError(N_("The model server {server} refused the request: {reason}"), server=server,
                                   reason=str(reason)[:300])
 
-    def served_model(self) -> ServedModel:
-        """The model the server serves (cached until a request fails).
+    def served_model(self, timeout: float | None = None) -> ServedModel:
+        """The model the server serves (cached until a request fails); ``timeout`` overrides the settings'.
 
         Raises
         ------
@@ -213,7 +213,8 @@ class ServerEngine:
         if self._model is not None:
             return self._model
         try:
-            listed = [ServedModel(m.id, str(getattr(m, "root", None) or m.id)) for m in self._client.models.list()]
+            client = self._client if timeout is None else self._client.with_options(timeout=timeout)
+            listed = [ServedModel(m.id, str(getattr(m, "root", None) or m.id)) for m in client.models.list()]
         except (openai.OpenAIError, httpx.HTTPError) as error:
             raise self._translate(error, started=False) from error
         expected = self.settings.checkpoint
@@ -254,7 +255,7 @@ class ServerEngine:
             return dict(info)
         info = {"server": self.settings.base_url, "backend": "vllm", "reachable": False}
         try:
-            info.update(checkpoint=self.served_model().name)
+            info.update(checkpoint=self.served_model(timeout=STATUS_TIMEOUT).name)
             metrics = httpx.get(self.settings.base_url + "/metrics", timeout=STATUS_TIMEOUT,
                                 headers=self._auth_headers()).text
             counts: dict[str, float] = {}
