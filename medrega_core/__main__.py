@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if not error.name or not name.startswith(error.name):
+            # A layer whose packages this environment lacks offers no commands here (vLLM's environment
+            # has no pydicom: there only the engine's commands, vllm-serve among them, are needed).
+            if not error.name or (error.name.startswith("medrega_core") and not name.startswith(error.name)):
                 raise
             continue
         module.register(subparsers)
