@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app_fixtures import free_port
 from conftest import IN_CI, REPO_ROOT
 
 VLLM_PYTHON = Path(os.environ.get("MEDREGA_VLLM_PYTHON", "/opt/medrega-vllm/bin/python"))
@@ -38,12 +38,6 @@ def require_vllm() -> Path:
     if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class VllmServer:
@@ -100,3 +94,9 @@ class VllmServer:
         counts = {kind: int(float(value)) for kind, value in
                   re.findall(r"^vllm:num_requests_(running|waiting)\{[^}]*\}\s+(\S+)$", text, re.MULTILINE)}
         return counts.get("running", 0), counts.get("waiting", 0)
+
+    def generated_tokens(self) -> int:
+        """Tokens the server has generated since it started, from its metrics."""
+        text = httpx.get(self.url + "/metrics", timeout=5).text
+        found = re.search(r"^vllm:generation_tokens_total\{[^}]*\}\s+(\S+)$", text, re.MULTILINE)
+        return int(float(found.group(1))) if found else 0
