@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from PIL import Image
@@ -147,18 +147,18 @@ def test_stop_ends_the_request_on_the_server(server: VllmServer, conformance_dir
 def test_several_sessions_are_answered_at_once(server: VllmServer, conformance_dir: Path) -> None:
     engine = _engine(server, conformance_dir, max_new_tokens=REFERENCE_TOKENS)
     cases, reference = _cases(conformance_dir), _reference(conformance_dir)
-    indices = [10, 5, 6, 0]  # answers of 761 to 800 tokens: long enough to watch them run together
-    results: dict[int, object] = {}
+    indices = [10, 5, 10, 5]  # 2000-token answers (seconds each): long enough to watch them run together
+    results: dict[int, Any] = {}
     spans: dict[int, tuple[float, float]] = {}
     peak = [0]
     done = threading.Event()
 
-    def session(index: int) -> None:
+    def session(slot: int) -> None:
         begin = time.monotonic()
-        case = cases[index]
-        results[index] = engine.generate(Image.open(conformance_dir / case["image"]), _question(case),
-                                         max_new_tokens=800)
-        spans[index] = (begin, time.monotonic())
+        case = cases[indices[slot]]
+        results[slot] = engine.generate(Image.open(conformance_dir / case["image"]), _question(case),
+                                        max_new_tokens=2000)
+        spans[slot] = (begin, time.monotonic())
 
     def watch() -> None:
         while not done.is_set():
@@ -167,7 +167,7 @@ def test_several_sessions_are_answered_at_once(server: VllmServer, conformance_d
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    threads = [threading.Thread(target=session, args=(i,)) for i in indices]
+    threads = [threading.Thread(target=session, args=(slot,)) for slot in range(len(indices))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -176,9 +176,10 @@ def test_several_sessions_are_answered_at_once(server: VllmServer, conformance_d
     watcher.join()
     assert peak[0] >= 2, "the answers were not generated at the same time"
     assert max(begin for begin, _ in spans.values()) < min(end for _, end in spans.values())
-    for index in indices:  # batching does not change greedy tokens
+    for slot, index in enumerate(indices):  # batching does not change greedy tokens
         expected = reference[index]["output_ids"][1:]
-        assert results[index].output_ids[: len(expected)] == expected
+        assert results[slot].output_ids[: len(expected)] == expected and len(results[slot].output_ids) == 2000
+    assert results[0].output_ids == results[2].output_ids and results[1].output_ids == results[3].output_ids
 
 
 def test_another_served_model_is_named(server: VllmServer, conformance_dir: Path, tiny_checkpoint: Path) -> None:

@@ -33,10 +33,10 @@ def notice_text(_: Translate) -> str:
 def status_text(ctx: AppContext, _: Translate) -> str:
     """One line on the model: what is loaded and how, or what is missing and how to fix it."""
     host = ctx.host
-    if host.state is LoadState.READY and "server" in host.describe():
-        return server_status_text(host.describe(), _)
     if host.state is LoadState.READY:
         info = host.describe()
+        if "server" in info:
+            return server_status_text(info, _)
         text = _("Model ready: {model} · quantization {quant} · device {device}", model=info.get("checkpoint", "?"),
                  quant=info.get("quantization", "?"), device=info.get("device", "?"))
         if "gpu_memory_total_gib" in info:
