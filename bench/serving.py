@@ -108,7 +108,7 @@ def main() -> None:
     backends = {
         "engine": MedRegAEngine.load(EngineSettings(args.checkpoint, device=args.device, dtype=args.dtype,
                                                     quant="none" if args.device == "cpu" else "auto")),
-        "server": ServerEngine.connect(ServerSettings(args.server, checkpoint=args.checkpoint, concurrency=64)),
+        "server": ServerEngine.connect(ServerSettings(args.server, checkpoint=args.checkpoint)),
     }
     for backend in backends.values():  # warm-up: first-call costs are not serving costs
         ask(backend, *pool[0], max_new_tokens=4)

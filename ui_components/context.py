@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from medrega_core.errors import N_, EngineError, MedRegAError
 
-#: Every model event shares this concurrency group, so one generation runs at a time on the GPU.
+#: Every model event shares this concurrency group: one generation at a time with the in-process model,
+#: ``--server-concurrency`` at a time with a vLLM server (:attr:`EngineHost.concurrency_limit`).
 MODEL_CONCURRENCY_ID = "medrega-model"
 
 
@@ -122,8 +123,7 @@ class EngineHost:
         options = self.options
         return ServerEngine.connect(ServerSettings(
             server=options.server, api_key=options.api_key, checkpoint=options.checkpoint,
-            max_new_tokens=options.max_new_tokens, timeout=options.server_timeout,
-            concurrency=options.server_concurrency))
+            max_new_tokens=options.max_new_tokens, timeout=options.server_timeout))
 
     @property
     def concurrency_limit(self) -> int:

@@ -81,8 +81,6 @@ class ServerSettings:
         Default :class:`GenerationOptions` for each answer.
     timeout:
         Seconds to wait for the server to connect, to start answering and between two tokens.
-    concurrency:
-        Answers the app sends to the server at once.
     """
 
     server: str
@@ -92,14 +90,13 @@ class ServerSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     timeout: float = 60.0
-    concurrency: int = 16
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.server)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(N_("The server address {value} is not an http(s) URL."), value=self.server)
-        if self.timeout <= 0 or self.concurrency < 1:
-            raise SettingsError(N_("The server timeout and concurrency must be positive."))
+        if self.timeout <= 0:
+            raise SettingsError(N_("The server timeout must be positive; got {value}."), value=self.timeout)
         self.generation()
 
     @property
