@@ -85,6 +85,12 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
     parser.add_argument("--max-upload-mb", type=int, default=512, help="largest upload accepted, in MB")
     parser.add_argument("--max-queue", type=int, default=16, help="requests that may wait for the model")
     parser.add_argument("--max-new-tokens", type=int, default=400, help="longest answer, in tokens")
+    parser.add_argument("--server", default=os.environ.get("MEDREGA_SERVER"), metavar="URL",
+                        help="answer through this vLLM server (python -m medrega_core vllm-serve): no weights or GPU "
+                             "here; --checkpoint then only names the tokenizer and the expected model")
+    parser.add_argument("--api-key", default=os.environ.get("MEDREGA_SERVER_API_KEY"), help="the server's API key")
+    parser.add_argument("--server-concurrency", type=int, default=16, help="answers sent to the server at once")
+    parser.add_argument("--server-timeout", type=float, default=60.0, help="seconds to wait for the server")
     parser.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
     parser.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
     parser.add_argument("--dicomweb", default=os.environ.get("MEDREGA_DICOMWEB_URL"), metavar="URL",
@@ -106,7 +112,8 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
                          port=args.port, max_upload_mb=args.max_upload_mb, auth=auth, share=args.share,
                          max_queue=args.max_queue, max_new_tokens=args.max_new_tokens, dicomweb_url=args.dicomweb,
                          dicomweb_user=args.dicomweb_user, dicomweb_password=args.dicomweb_password,
-                         dicomweb_token=args.dicomweb_token)
+                         dicomweb_token=args.dicomweb_token, server=args.server, api_key=args.api_key,
+                         server_concurrency=args.server_concurrency, server_timeout=args.server_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:

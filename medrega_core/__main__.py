@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if not error.name or not name.startswith(error.name):
+            # A layer whose packages this environment lacks offers no commands here (vLLM's environment
+            # has no pydicom: there only the engine's commands, vllm-serve among them, are needed).
+            if not error.name or (error.name.startswith("medrega_core") and not name.startswith(error.name)):
                 raise
             continue
         module.register(subparsers)
@@ -33,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Only a command that hands options on (vllm-serve) accepts options it does not know.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "pass_through", False):
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    args.extra = extra
     try:
         return int(args.func(args) or 0)
     except MedRegAError as error:

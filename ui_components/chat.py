@@ -163,7 +163,7 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
     outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
     ask_event = gr.on([h.ask.click, task.question.submit], ask,
                       [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
-                      js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=1,
+                      js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=ctx.host.concurrency_limit,
                       concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
     h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)

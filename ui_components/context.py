@@ -2,7 +2,8 @@
 
 Nothing here belongs to a user. The engine is loaded once, in a background thread, so the page is
 served within seconds; panels ask :class:`EngineHost` for it and get a clear, translatable error
-while it is loading or when it cannot run here.
+while it is loading or when it cannot run here. With ``--server`` the engine is a client of a vLLM
+server: no weights load here, and many answers run at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, Callable
 from medrega_core.errors import N_, EngineError, MedRegAError
 from ui_components.viewer_data import ScanRegistry
 
-#: Every model event shares this concurrency group, so one generation runs at a time on the GPU.
+#: Every model event shares this concurrency group: one generation at a time with the in-process model,
+#: ``--server-concurrency`` at a time with a vLLM server (:attr:`EngineHost.concurrency_limit`).
 MODEL_CONCURRENCY_ID = "medrega-model"
 
 
@@ -45,6 +47,10 @@ class ServerOptions:
     dicomweb_user: str | None = None
     dicomweb_password: str | None = field(default=None, repr=False)
     dicomweb_token: str | None = field(default=None, repr=False)
+    server: str | None = None
+    api_key: str | None = None
+    server_concurrency: int = 16
+    server_timeout: float = 60.0
 
 
 class LoadState(str, enum.Enum):
@@ -86,8 +92,8 @@ class EngineHost:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        """Begin loading the engine in a daemon thread (no-op when no checkpoint is configured)."""
-        if not self.options.checkpoint:
+        """Begin loading the engine in a daemon thread (no-op when no checkpoint or server is configured)."""
+        if not (self.options.checkpoint or self.options.server):
             return
         self.state = LoadState.LOADING
         threading.Thread(target=self._load, name="medrega-engine-load", daemon=True).start()
@@ -99,13 +105,7 @@ class EngineHost:
 
     def _load(self) -> None:
         try:
-            from medrega_core.engine import EngineSettings, MedRegAEngine
-
-            settings = EngineSettings(
-                checkpoint=self.options.checkpoint, device=self.options.device, quant=self.options.quant,
-                max_new_tokens=self.options.max_new_tokens,
-            )
-            engine = MedRegAEngine.load(settings, progress=self._report)
+            engine = self._server_engine() if self.options.server else self._local_engine()
         except MedRegAError as error:
             self.error, self.state = error, LoadState.FAILED
             return
@@ -119,6 +119,28 @@ class EngineHost:
         with self._lock:
             self._engine = engine
         self.state = LoadState.READY
+
+    def _local_engine(self) -> Any:
+        from medrega_core.engine import EngineSettings, MedRegAEngine
+
+        settings = EngineSettings(
+            checkpoint=self.options.checkpoint, device=self.options.device, quant=self.options.quant,
+            max_new_tokens=self.options.max_new_tokens,
+        )
+        return MedRegAEngine.load(settings, progress=self._report)
+
+    def _server_engine(self) -> Any:
+        from medrega_core.engine import ServerEngine, ServerSettings
+
+        options = self.options
+        return ServerEngine.connect(ServerSettings(
+            server=options.server, api_key=options.api_key, checkpoint=options.checkpoint,
+            max_new_tokens=options.max_new_tokens, timeout=options.server_timeout))
+
+    @property
+    def concurrency_limit(self) -> int:
+        """Answers generated at once: one for the in-process model, the option's count for a server."""
+        return self.options.server_concurrency if self.options.server else 1
 
     def require(self) -> Any:
         """The loaded engine, or raise :class:`ModelUnavailableError` saying what is missing and how to fix it."""

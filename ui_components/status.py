@@ -36,6 +36,8 @@ def status_text(ctx: AppContext, _: Translate) -> str:
     host = ctx.host
     if host.state is LoadState.READY:
         info = host.describe()
+        if "server" in info:
+            return server_status_text(info, _)
         text = _("Model ready: {model} · quantization {quant} · device {device}", model=info.get("checkpoint", "?"),
                  quant=info.get("quantization", "?"), device=info.get("device", "?"))
         if "gpu_memory_total_gib" in info:
@@ -65,6 +67,14 @@ def loading_text(progress: LoadProgress, _: Translate) -> str:
         return _("Loading the model: {loaded} of {total} {unit}, less than a minute left", **sizes)
     return _("Loading the model: {loaded} of {total} {unit}, about {minutes} min left",
              minutes=math.ceil(progress.seconds_left / 60), **sizes)
+
+def server_status_text(info: dict[str, Any], _: Translate) -> str:
+    """The server backend's line: server, model and queue, or that the server is not answering."""
+    if not info.get("reachable"):
+        return "⚠ " + _("Model server {server} is not answering; questions fail until it is back.",
+                        server=info["server"])
+    return _("Model served by {server}: {model} · {running} answering, {waiting} waiting", server=info["server"],
+             model=info.get("checkpoint", "?"), running=info.get("running", "?"), waiting=info.get("waiting", "?"))
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:

@@ -11,9 +11,11 @@ from typing import Any
 _EXPORTS = {
     "EngineSettings": "medrega_core.engine.settings",
     "MedRegAEngine": "medrega_core.engine.engine",
-    "GenerationResult": "medrega_core.engine.engine",
+    "GenerationResult": "medrega_core.engine.results",
     "HistoryFit": "medrega_core.engine.engine",
     "LoadReport": "medrega_core.engine.load_progress",
+    "ServerEngine": "medrega_core.engine.remote",
+    "ServerSettings": "medrega_core.engine.remote",
     "GenerationOptions": "medrega_core.engine.settings",
 }
 

@@ -15,6 +15,8 @@ SINGLE_WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 #: What a Hugging Face download fetches: weights as safetensors only, configs and the tokenizer.
 HUB_PATTERNS = ("*.safetensors", "*.json", "tokenizer.model")
+#: What a client of a model server needs: the configs and the tokenizer, no weights.
+TOKENIZER_PATTERNS = ("*.json", "tokenizer.model")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -37,12 +39,12 @@ class CheckpointFiles:
     config: dict[str, Any]
 
 
-def _download(repo_id: str) -> Path:
+def _download(repo_id: str, patterns: tuple[str, ...]) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=list(HUB_PATTERNS)))
+        return Path(snapshot_download(repo_id, allow_patterns=list(patterns)))
     except (OSError, HfHubHTTPError, ValueError) as error:
         raise CheckpointNotFoundError(
             N_(
@@ -55,8 +57,8 @@ def _download(repo_id: str) -> Path:
         ) from error
 
 
-def resolve_folder(source: str) -> Path:
-    """The local folder for a folder path or a Hugging Face id (downloaded when not cached).
+def resolve_folder(source: str, patterns: tuple[str, ...] = HUB_PATTERNS) -> Path:
+    """The local folder for a folder path or a Hugging Face id (its ``patterns`` downloaded when not cached).
 
     Raises
     ------
@@ -70,7 +72,7 @@ def resolve_folder(source: str) -> Path:
     if path.exists():
         raise CheckpointNotFoundError(N_("The checkpoint {name} is a file, not a folder."), name=source)
     if _HUB_ID.match(source) and not source.startswith((".", "/")):
-        return _download(source)
+        return _download(source, patterns)
     raise CheckpointNotFoundError(N_("The checkpoint folder {name} does not exist."), name=source)
 
 
@@ -124,6 +126,13 @@ def read_config(folder: Path) -> dict[str, Any]:
             N_("The file {name} in the checkpoint cannot be read: {reason}"), name=CONFIG_FILE, reason="not an object"
         )
     return config
+
+
+def num_image_tokens(original: dict[str, Any]) -> int:
+    """Visual tokens per 448 tile: ``(image_size / patch_size)**2 * downsample_ratio**2`` (256 for MedRegA)."""
+    vision = original["vision_config"]
+    patches_per_side = vision["image_size"] // vision["patch_size"]
+    return int(patches_per_side * patches_per_side * original.get("downsample_ratio", 0.5) ** 2)
 
 
 def locate_checkpoint(source: str) -> CheckpointFiles:

@@ -1,4 +1,5 @@
-"""``python -m medrega_core batch`` (MedRegA demo jsonl in, results JSON out) and ``ask`` (streams one answer).
+"""``python -m medrega_core batch`` (MedRegA demo jsonl in, results JSON out), ``ask`` (streams one
+answer), both in-process or through a vLLM server (``--server URL``), and ``vllm-serve`` (starts one).
 
 Torch and transformers are imported only when a command runs, so building the parser stays cheap.
 """
@@ -31,7 +32,12 @@ class BatchCase:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint folder or Hugging Face id")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint folder or Hugging Face id (with --server: its tokenizer, no weights)")
+    parser.add_argument("--server", default=None, metavar="URL",
+                        help="answer through this vLLM server (python -m medrega_core vllm-serve) instead of in-process")
+    parser.add_argument("--api-key", default=None, help="the server's API key (vllm serve --api-key)")
+    parser.add_argument("--server-timeout", type=float, default=60.0, help="seconds to wait for the server")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default=None, help="compute dtype")
     parser.add_argument("--quant", choices=QUANT_CHOICES, default="auto", help="weight format")
@@ -55,6 +61,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--image", required=True, type=Path, help="picture file (PNG, JPEG, ...)")
     ask.add_argument("--prompt", required=True, help="question; <image> is prepended when absent")
     ask.set_defaults(func=run_ask)
+
+    serve = subparsers.add_parser(
+        "vllm-serve", help="start a vLLM server for a MedRegA checkpoint (run with the Python of vLLM's environment); "
+                           "other options go to vllm serve")
+    serve.add_argument("--checkpoint", required=True, help="checkpoint folder or Hugging Face id")
+    serve.add_argument("--host", default=None, help="address to listen on (vLLM's default: all)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-model-len", type=int, default=None,
+                       help="context length (default: the language model's max_position_embeddings)")
+    serve.set_defaults(func=run_vllm_serve, pass_through=True)
+
+
+def _load_engine(args: argparse.Namespace) -> Any:
+    """The in-process engine, or a client of ``--server`` (same interface)."""
+    if args.server:
+        from medrega_core.engine.remote import ServerEngine, ServerSettings
+
+        return ServerEngine.connect(ServerSettings(server=args.server, api_key=args.api_key, checkpoint=args.checkpoint,
+                                                   max_new_tokens=args.max_new_tokens, timeout=args.server_timeout))
+    if not args.checkpoint:
+        raise BatchInputError(N_("Give --checkpoint (a MedRegA checkpoint) or --server (a vLLM server's URL)."))
+    from medrega_core.engine.engine import MedRegAEngine
+
+    return MedRegAEngine.load(_settings(args))
 
 
 def _settings(args: argparse.Namespace) -> EngineSettings:
@@ -123,9 +153,7 @@ def open_picture(path: Path) -> Any:
 def run_batch(args: argparse.Namespace) -> int:
     """Answer every case and write ``[{id, question, pred_answer, gt_answer, ...}]`` to ``--out``."""
     cases = read_cases(args.data, args.image_root)  # checked before torch is imported
-    from medrega_core.engine.engine import MedRegAEngine
-
-    engine = MedRegAEngine.load(_settings(args))
+    engine = _load_engine(args)
     results = []
     for index, case in enumerate(cases, start=1):
         result = engine.generate(open_picture(case.image), case.question)
@@ -153,9 +181,7 @@ def run_ask(args: argparse.Namespace) -> int:
     import threading
 
     picture = open_picture(args.image)  # before torch is imported: a bad file fails fast
-    from medrega_core.engine.engine import MedRegAEngine
-
-    engine = MedRegAEngine.load(_settings(args))
+    engine = _load_engine(args)
     cancel = threading.Event()
     shown = ""
     try:
@@ -169,3 +195,21 @@ def run_ask(args: argparse.Namespace) -> int:
         return 130
     sys.stdout.write("\n")
     return 0
+
+
+def run_vllm_serve(args: argparse.Namespace) -> int:
+    """Start the vLLM server in this process (``medrega_vllm.serve``) with the remaining options."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise EngineError(
+            N_("vLLM is not installed for {python}. Run this command with the Python of vLLM's environment, "
+               "for example /opt/medrega-vllm/bin/python -m medrega_core vllm-serve ... (docs/ENGINE.md)."),
+            python=sys.executable)
+    from medrega_vllm.serve import PluginNotInstalledError, serve
+
+    try:
+        return serve(args.checkpoint, host=args.host, port=args.port, model_len=args.max_model_len, extra=args.extra)
+    except PluginNotInstalledError as error:
+        raise EngineError(N_("The MedRegA vLLM plugin is not installed in vLLM's environment; install it with: "
+                             "{command}"), command=f"{sys.executable} -m {error}") from error

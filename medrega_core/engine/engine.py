@@ -22,17 +22,17 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from medrega_core.engine.cache import FeatureCache
-from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, weight_files
+from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, num_image_tokens, weight_files
 from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END, build_query
 from medrega_core.engine.errors import N_, EngineError, GenerationInputError, UnsupportedCheckpointError
 from medrega_core.engine.load_progress import LoadReport, ProgressCallback, WeightsMeter, checkpoint_size
 from medrega_core.engine.modeling import (
     MedRegAForConditionalGeneration,
     native_config_from_original,
-    num_image_tokens,
     quantization_config,
 )
 from medrega_core.engine.preprocess import as_rgb_image, image_key, pixel_values
+from medrega_core.engine.results import GenerationResult
 from medrega_core.engine.settings import EngineSettings, GenerationOptions, SettingsError
 from medrega_core.engine.static_decode import StaticGreedyDecoder
 from medrega_core.engine.tokenizer import MedRegATokenizer
@@ -44,42 +44,6 @@ _END_OF_STREAM = object()
 
 class GenerationFailedError(EngineError):
     """The model raised while producing an answer."""
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """One finished (or cancelled) answer.
-
-    Attributes
-    ----------
-    text:
-        The answer as shown to the user: cut at ``<|im_end|>``, stripped, ``<ref>``/``<box>`` kept.
-    input_ids:
-        Token ids of the full prompt (BOS first, image tokens expanded).
-    output_ids:
-        Generated token ids only, including ``<|im_end|>`` when the model stopped by itself.
-    finish_reason:
-        ``"stop"`` (end of turn), ``"length"`` (max_new_tokens reached) or ``"cancelled"``.
-    first_step_top:
-        The ``TOP_CANDIDATES`` best next tokens after the prompt as ``(id, logit)``, best first
-        (raw logits under greedy decoding).
-    vision_cached:
-        True when the image's features came from the cache (the vision tower did not run).
-    seconds:
-        Wall time from the request to the last token.
-    dropped_turns:
-        Oldest follow-up turns left out to keep the conversation inside the context (see
-        :meth:`MedRegAEngine.fit_history`).
-    """
-
-    text: str
-    input_ids: list[int]
-    output_ids: list[int]
-    finish_reason: str
-    first_step_top: list[tuple[int, float]]
-    vision_cached: bool
-    seconds: float
-    dropped_turns: int = 0
 
 
 #: What the chat can say when ``dropped_turns`` > 0 (translate with ``count``).

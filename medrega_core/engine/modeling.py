@@ -23,6 +23,7 @@ from transformers.models.internvl.modeling_internvl import (
     InternVLPreTrainedModel,
 )
 
+from medrega_core.engine.checkpoint import num_image_tokens
 from medrega_core.engine.errors import N_, UnsupportedCheckpointError
 
 #: ``model_type`` and architecture of the original checkpoint's ``config.json``.
@@ -232,13 +233,6 @@ def _text_config(llm: dict[str, Any]) -> LlamaConfig:
         pad_token_id=llm.get("pad_token_id"),
         tie_word_embeddings=bool(llm.get("tie_word_embeddings", False)),
     )
-
-
-def num_image_tokens(original: dict[str, Any]) -> int:
-    """Visual tokens per 448 tile: ``(image_size / patch_size)**2 * downsample_ratio**2`` (256 for MedRegA)."""
-    vision = original["vision_config"]
-    patches_per_side = vision["image_size"] // vision["patch_size"]
-    return int(patches_per_side * patches_per_side * original.get("downsample_ratio", 0.5) ** 2)
 
 
 def native_config_from_original(original: dict[str, Any], image_token_id: int | None = None) -> InternVLConfig:
