@@ -67,16 +67,24 @@ def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(page, series
     state = viewer_state(page)
     picture = state["picture"]
     assert abs(state["imageRect"]["width"] - picture["width"]) < 0.01  # one picture pixel per CSS (= device) pixel
-    shown = canvas_pixels(page)
+    shown = canvas_pixels(page).astype(int)
     canvas = page.locator("#scan-viewer canvas").bounding_box()
-    left, top = round(state["imageRect"]["left"] - canvas["x"]), round(state["imageRect"]["top"] - canvas["y"])
+    left, top = state["imageRect"]["left"] - canvas["x"], state["imageRect"]["top"] - canvas["y"]
     window = state["window"]
     expected = render(open_scan(series), View(slice_index=state["slice"], window=Window(window["center"], window["width"])))
-    visible = shown[max(top, 0):top + picture["height"], max(left, 0):left + picture["width"]]
-    reference = expected.rgb[max(-top, 0):max(-top, 0) + visible.shape[0], max(-left, 0):max(-left, 0) + visible.shape[1]]
-    assert visible.shape[0] > 200 and visible.shape[1] > 200
-    difference = np.abs(visible.astype(int) - reference.astype(int))
-    assert difference.max() <= 1, f"{(difference > 1).mean():.2%} of pixels differ by more than one grey level"
+    reference = expected.rgb.astype(int)
+    # The picture's corner is on a whole device pixel; which one, rounding decides: compare the
+    # canvas with the server's picture at that corner and its neighbours, and keep the best.
+    worst = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            x0, y0 = int(round(left)) + dx, int(round(top)) + dy
+            visible = shown[max(y0, 0):y0 + picture["height"], max(x0, 0):x0 + picture["width"]]
+            part = reference[max(-y0, 0):max(-y0, 0) + visible.shape[0], max(-x0, 0):max(-x0, 0) + visible.shape[1]]
+            assert visible.shape[0] > 200 and visible.shape[1] > 200
+            worst.append((int(np.abs(visible - part).max()), float((np.abs(visible - part) > 1).mean()), dx, dy))
+    best = min(worst)
+    assert best[0] <= 1, f"{best[1]:.2%} of pixels differ by more than one grey level (best shift {best[2:]})"
     screenshot(page, shots, "ct512-actual-size")
 
 
@@ -111,8 +119,7 @@ def test_wheel_and_keys_move_through_slices_and_change_the_picture(page, series)
     for key, expected in [("Home", 0), ("ArrowDown", 1), ("PageDown", 3), ("End", 19), ("ArrowUp", 18), ("PageUp", 16)]:
         page.keyboard.press(key)
         wait_for(page, "(n) => window.medregaViewer.state().slice === n", expected)
-    overlay = page.locator("#scan-viewer .medrega-corner.bottom-left").inner_text()
-    assert "17/20" in overlay
+    wait_for(page, "() => document.querySelector('#scan-viewer .medrega-corner.bottom-left').innerText.includes('17/20')")
 
 
 def test_a_left_drag_changes_the_window_and_the_picture_and_number_keys_pick_presets(page, series) -> None:
@@ -137,7 +144,8 @@ def test_a_left_drag_changes_the_window_and_the_picture_and_number_keys_pick_pre
 def test_boxes_are_drawn_moved_resized_named_and_deleted(page, series, shots) -> None:
     state = upload(page, series)
     page.click("#tool-box")
-    start, end = page_point(state, 150, 160), page_point(state, 300, 280)
+    # Whole CSS pixels: a mouse event's clientX/clientY are whole numbers.
+    start, end = (tuple(round(v) for v in page_point(state, *p)) for p in ((150, 160), (300, 280)))
     drag(page, start, end)
     wait_for(page, "() => window.medregaViewer.state().boxes.length === 1")
     box = viewer_state(page)["boxes"][0]

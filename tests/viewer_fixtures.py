@@ -145,6 +145,8 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float], button
     page.mouse.move(*start)
     page.mouse.down(button=button)
     page.mouse.move(*end, steps=steps)
+    page.wait_for_timeout(50)  # the viewer handles moves at most once a frame: let it see the last one
+    page.mouse.move(end[0] + 0.01, end[1] + 0.01)
     page.mouse.up(button=button)
 
 

@@ -625,7 +625,10 @@ export class Viewer {
 
   private listen(): void {
     const element = this.element;
-    element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => this.changed());
+    element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
+      this.overlay.update(this.overlayFacts());
+      this.changed();
+    });
     element.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
       this.lastRendered = this.currentImageId() ?? null;
       this.overlay.update(this.overlayFacts());
@@ -717,8 +720,14 @@ export class Viewer {
 
   // ---- state ----
 
-  private imageRect(): ViewerState['imageRect'] {
+  /** The shown picture's id once its values are in the browser (the camera is known only then). */
+  private drawnImageId(): string | undefined {
     const imageId = this.currentImageId();
+    return imageId && !this.switching && cache.getImage(imageId) ? imageId : undefined;
+  }
+
+  private imageRect(): ViewerState['imageRect'] {
+    const imageId = this.drawnImageId();
     if (!imageId || !this.scan) return { left: 0, top: 0, width: 0, height: 0 };
     const size = this.scan.planes[this.plane];
     const rect = this.element.getBoundingClientRect();
@@ -740,7 +749,7 @@ export class Viewer {
       frame: frames ? index : this.step,
       numFrames: scan?.steps ?? 0,
       window: this.currentWindow(),
-      zoom: scan && imageId ? this.viewport.getZoom() : 1,
+      zoom: scan && this.drawnImageId() ? this.viewport.getZoom() : 1,
       tool: this.tool,
       boxes,
       selectedBox: boxes.some((b) => b.id === this.selectedBox) ? this.selectedBox : boxes[boxes.length - 1]?.id ?? null,
@@ -751,13 +760,13 @@ export class Viewer {
       scanKey: scan?.key ?? null,
       cine: this.cineTimer !== null,
       loaded: this.viewport.getImageIds().filter((id) => cache.getImage(id)).length,
-      rendered: !this.switching && Boolean(imageId) && this.lastRendered === imageId && Boolean(cache.getImage(imageId!)),
+      rendered: Boolean(this.drawnImageId()) && this.lastRendered === imageId,
     };
   }
 
   private overlayFacts() {
     const scan = this.scan;
-    if (!scan || !this.currentImageId()) return null;
+    if (!scan || !this.drawnImageId()) return null;
     const state = this.state();
     const info = scan.planes[this.plane];
     const t = this.value.texts;
