@@ -16,10 +16,12 @@ from medrega_core.tasks import PixelBox, parse_answer, to_model
 from ui_components.chat import speed_text, stream_answer
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
-from ui_components.regions import click
 from ui_components.state import Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
-from ui_components.viewer import load_files
+from ui_components.viewer import load_files, render_for_model
+
+CT = get_testdata_file("CT_small.dcm")
+MR = get_testdata_file("MR_small.dcm")
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +31,26 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return ctx, page
 
 
-def scan_state() -> SessionState:
+def scan_state(ctx: AppContext) -> SessionState:
     state = SessionState()
-    assert load_files(state, [get_testdata_file("CT_small.dcm")]) is None
+    assert load_files(state, ctx, [CT]) is None
     state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
     return state
 
 
+def run_event(handler_output) -> list[dict]:
+    """Every update a generator event handler yields (the error it raises propagates)."""
+    return list(handler_output)
+
+
 def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built) -> None:
     ctx, page = built
-    state = scan_state()
+    state = scan_state(ctx)
     scan, boxes = state.scan, list(state.user_boxes)
     updates = switch_language(page, ctx, "zh", state)
     assert set(updates) == all_text_outputs(page)
     assert updates[page.chat.ask]["value"] == "提问"
-    assert updates[page.viewer.slice]["label"] == "层面"
+    assert updates[page.viewer.upload]["label"].startswith("上传影像")
     assert "仅用于科研和教学" in updates[page.status.notice]["value"]
     assert updates[page.regions.table]["headers"][0] == "区域"
     assert state.lang == "zh" and state.scan is scan and state.user_boxes == boxes
@@ -52,35 +59,27 @@ def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(b
 
 
 def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
-    state = scan_state()
+    state = scan_state(built[0])
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
     assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
 
 
 def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(built) -> None:
-    state = scan_state()
+    state = scan_state(built[0])
     answer = "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> and <ref>spleen</ref><box>[[600, 500, 900, 800]]</box>"
-    state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer))
+    state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer,
+                                    rendering=render_for_model(state)))
     state.parsed = parse_answer(answer)
-    click(state, 96, 80)  # picture pixels inside the spleen's box on the 128 x 128 picture
-    assert state.selected_region == 1 and len(state.user_boxes) == 1
+    state.selected_region = 1  # the viewer reports a click on the spleen's box
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     assert "<image>" not in prompt and not note
     assert prompt.startswith("You are a helpful medical assistant. Your task is object recognition.")
     assert "<box>[[600, 500, 900, 800]]</box>" in prompt
 
 
-def test_a_click_outside_every_model_box_proposes_a_box_there(built) -> None:
-    state = scan_state()
-    state.parsed = parse_answer("<ref>liver</ref><box>[[100, 100, 300, 300]]</box>")
-    click(state, 110, 20)
-    assert state.selected_region is None and len(state.user_boxes) == 2
-    assert state.user_boxes[1].box.contains(110, 20)
-
-
 def test_a_task_without_chinese_says_so_and_falls_back_to_english(built) -> None:
-    state = scan_state()
+    state = scan_state(built[0])
     state.lang = "zh"
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     assert "英文" in note and prompt.startswith("You are")
@@ -121,3 +120,46 @@ def test_the_gpu_stream_ends_with_the_engines_token_count(tiny_engine) -> None:
     assert 1 <= len(result.output_ids) <= tiny_engine.settings.generation().max_new_tokens
     shown = speed_text(len(result.output_ids), result.seconds, lambda m, **p: m.format(**p))
     assert shown.startswith(f"{len(result.output_ids)} tokens in ")
+
+
+def test_a_failed_upload_closes_the_open_scan_before_saying_why(built, tmp_path: Path) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    token = state.scan_token
+    bad = tmp_path / "random.dcm"
+    bad.write_bytes(np.random.default_rng(5).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    events = page.opening(lambda: page.open_files(ctx, [str(bad)], state))
+    closed = next(events)
+    assert state.scan is None and state.user_boxes == [] and state.exchanges == [] and ctx.scans.get(token) is None
+    assert closed[page.viewer.viewer]["scan"] is None and closed[page.viewer.upload] is None
+    assert closed[page.chat.chatbot] == [] and closed[page.viewer.scan_line] == ""
+    with pytest.raises(gr.Error) as caught:
+        next(events)
+    assert caught.value.title == "Error" and "random.dcm" in caught.value.message
+
+
+def test_each_upload_empties_the_upload_box_so_the_next_one_is_a_new_case(built) -> None:
+    ctx, page = built
+    state = SessionState()
+    first = run_event(page.opening(lambda: page.open_files(ctx, [CT], state)))[-1]
+    assert first[page.viewer.upload] is None and state.scan.info.modality == "CT"
+    second = run_event(page.opening(lambda: page.open_files(ctx, [MR], state)))[-1]
+    assert second[page.viewer.upload] is None and state.scan.info.modality == "MR" and state.scan_paths == [MR]
+
+
+def test_error_toasts_show_tags_as_text() -> None:
+    from medrega_core.errors import MedRegAError
+    from ui_components.labels import user_error
+
+    toast = user_error(MedRegAError("The prompt must not contain {tag}: the image belongs to the first turn.",
+                                    tag="<image>"), "en")
+    assert "&lt;image&gt;" in toast.message and "<image>" not in toast.message
+
+
+def test_series_choices_are_labelled_without_uids() -> None:
+    from medrega_core.intake import SeriesChoice
+    from ui_components.viewer import series_label
+
+    label = series_label(SeriesChoice("1.2.826.0.1.3680043.8.498.1", "", "CT", 12, "3", "2024-01-31"),
+                         lambda m, **p: m.format(**p))
+    assert label == "Series without description · CT · series 3 · 12 images · 2024-01-31"

@@ -91,6 +91,13 @@ class SessionState:
         self.selected_box = None
 
 
+def close_scan(state: SessionState, scans: Any) -> None:
+    """Close the session's scan: the viewer's pictures of it go (``scans`` is the app's ``ScanRegistry``)
+    and so does everything tied to it."""
+    scans.remove(state.scan_token)
+    state.reset_scan()
+
+
 def delete_session(state: SessionState | None, scans: Any = None) -> None:
     """``gr.State`` delete callback: stop a running generation, close the viewer's scan and remove
     the session's files. ``scans`` is the app's ``ScanRegistry``."""
