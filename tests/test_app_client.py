@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from pathlib import Path
@@ -60,7 +61,10 @@ def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) 
     final = job.outputs()[-1]
     assert len(partials) >= 2, "the answer should arrive in several streamed steps"
     chat = chat_of(final)
-    assert chat[0]["role"] == "user" and "<ref>vertebral body</ref>" in message_text(chat[0])
+    # The user's turn says what was asked in plain words; the exact prompt is in a closed details block.
+    asked, _, exact = message_text(chat[0]).partition("<details>")
+    assert chat[0]["role"] == "user" and asked.strip() == "Find objects (text to region) · vertebral body"
+    assert "<ref>vertebral body</ref>" in html.unescape(exact) and "<ref>" not in exact
     assert chat[-2]["role"] == "assistant" and message_text(chat[-2]).strip()
     picture = message_files(chat[-1])[0]
     with Image.open(picture) as image:
@@ -68,7 +72,7 @@ def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) 
 
     # A follow-up keeps the image and the conversation; its prompt has no <image> of its own.
     follow_up = ask(client, "free", question="How large is it?")
-    users = [message_text(m) for m in chat_of(follow_up.result()) if m["role"] == "user"]
+    users = [html.unescape(message_text(m)) for m in chat_of(follow_up.result()) if m["role"] == "user"]
     assert len(users) == 2 and "<image>" in users[0] and "<image>" not in users[1] and "How large" in users[1]
 
 

@@ -62,7 +62,8 @@ def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
     state = scan_state(built[0])
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
-    assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
+    assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1
+    assert note == "The question is about: lesion"
 
 
 def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(built) -> None:
@@ -73,7 +74,7 @@ def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(bui
     state.parsed = parse_answer(answer)
     state.selected_region = 1  # the viewer reports a click on the spleen's box
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
-    assert "<image>" not in prompt and not note
+    assert "<image>" not in prompt and note == "The question is about: [2] spleen"
     assert prompt.startswith("You are a helpful medical assistant. Your task is object recognition.")
     assert "<box>[[600, 500, 900, 800]]</box>" in prompt
 
@@ -163,3 +164,56 @@ def test_series_choices_are_labelled_without_uids() -> None:
     label = series_label(SeriesChoice("1.2.826.0.1.3680043.8.498.1", "", "CT", 12, "3", "2024-01-31"),
                          lambda m, **p: m.format(**p))
     assert label == "Series without description · CT · series 3 · 12 images · 2024-01-31"
+
+
+def test_region_to_text_asks_about_the_selected_box_and_says_which(built) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    state.user_boxes.append(UserBox(PixelBox(80, 80, 120, 110)))
+    state.selected_box = 1  # the viewer reports the box clicked last
+    prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
+    assert f"<box>[{to_model(PixelBox(80, 80, 120, 110), 128, 128).as_text()}]</box>" in prompt
+    assert note == "The question is about: your box 2"
+    rows = page.region_updates(state)[page.regions.table]["value"]
+    assert [row[:2] for row in rows] == [["lesion", "you"], ["your box 2", "you, asked about"]]
+    state.selected_box = 0
+    assert "lesion" in preview(state, "region-to-text", "demo", "", "", "", "")[1]
+
+
+def test_a_prompt_left_over_from_before_the_answer_is_not_sent_as_a_follow_up(built) -> None:
+    from medrega_core.tasks import build_prompt
+    from ui_components.chat import chosen_prompt
+    from ui_components.task_panel import request_from_widgets
+
+    state = scan_state(built[0])
+    request = request_from_widgets(state, "free", "demo", "Is there a fracture?", "", "", "")
+    stale = build_prompt(request)
+    assert chosen_prompt(state, request, stale) == stale  # the first question: sent as shown
+    state.exchanges.append(Exchange("free", stale, "No.", rendering=render_for_model(state)))
+    assert chosen_prompt(state, request, stale) == "Is there a fracture?"
+    assert chosen_prompt(state, request, "My own words") == "My own words"  # an expert's edit stays
+
+
+def test_the_chat_shows_plain_words_and_answers_without_markup(built) -> None:
+    import html
+
+    from medrega_core.render import palette_hex
+    from ui_components.chat import answer_html, messages
+
+    state = scan_state(built[0])
+    prompt = "<image>\nWhat is <ref>this</ref><box>[[1, 2, 3, 4]]</box> in this CT scan?"
+    state.exchanges.append(Exchange("region-to-text", prompt, "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> <b>",
+                                    asked="What is in this box? (region to text) · about lesion"))
+    user, answer = messages(state)
+    assert user["content"].startswith("What is in this box? (region to text) · about lesion\n\n<details>")
+    assert prompt in html.unescape(user["content"]) and "<ref>" not in user["content"]
+    assert answer["content"] == f'<span style="color: {palette_hex(0)}; font-weight: 600">liver [1]</span> &lt;b&gt;'
+    assert answer_html("a < b") == "a &lt; b"
+
+
+def test_the_speed_line_follows_the_language_switch(built) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    state.exchanges.append(Exchange("free", "<image>\nHi", "Hello", rendering=render_for_model(state), speed=(20, 2.0)))
+    assert switch_language(page, ctx, "zh", state)[page.chat.speed]["value"] == "2.0 秒生成 20 个词元（10.0 词元/秒）"
+    assert switch_language(page, ctx, "en", state)[page.chat.speed]["value"] == "20 tokens in 2.0 s (10.0 tokens/s)"

@@ -36,6 +36,8 @@ class Exchange:
     rendering: Any = None  # medrega_core.intake.Rendering the model was sent
     user_boxes: tuple = ()  # the user's boxes (PixelBox, label) on that picture
     picture: str | None = None
+    asked: str = ""  # what the user asked, in plain words (task, question, box) for the chat
+    speed: tuple[int, float] | None = None  # (tokens generated, model seconds) once finished
 
 
 @dataclass
@@ -67,6 +69,14 @@ class SessionState:
     def picture_size(self) -> tuple[int, int] | None:
         """(width, height) of the picture shown, or None without a scan."""
         return None if self.geometry is None else (self.geometry.width, self.geometry.height)
+
+    @property
+    def asked_box(self) -> int | None:
+        """Index in ``user_boxes`` of the box a question is about: the selected one, else the last."""
+        if not self.user_boxes:
+            return None
+        selected = self.selected_box
+        return selected if selected is not None and 0 <= selected < len(self.user_boxes) else len(self.user_boxes) - 1
 
     @property
     def rendering(self) -> Any:

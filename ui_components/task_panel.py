@@ -23,6 +23,8 @@ from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
 
 LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
+#: Tasks whose prompt carries a box of the user (or of the answer's region clicked on).
+BOX_TASKS = frozenset({Task.REGION_TO_TEXT.value})
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,9 @@ def prompt_language(task: str, lang: str) -> str:
 
 def request_from_widgets(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                          candidates: str, modality: str) -> TaskRequest:
-    """The typed request for the current widgets, the first user box and the current picture."""
+    """The typed request for the current widgets, the box asked about and the current picture."""
     size = state.picture_size
-    box = state.user_boxes[0].box if state.user_boxes else None
+    box = None if state.asked_box is None else state.user_boxes[state.asked_box].box
     if state.parsed is not None and state.selected_region is not None and state.rendering is not None:
         answer_g = state.rendering.geometry  # the region clicked on, on the picture of its answer
         box = state.parsed.regions[state.selected_region].pixel_boxes(answer_g.width, answer_g.height)[0]
@@ -135,10 +137,30 @@ def language_note(task: str, lang: str, _: Translate) -> str:
              used=_(LANGUAGE_NAMES[used]))
 
 
+def box_name(state: SessionState, index: int, _: Translate) -> str:
+    """How the user's box ``index`` is named on the page: its label, else "your box n"."""
+    return state.user_boxes[index].label or _("your box {number}", number=index + 1)
+
+
+def asked_about(state: SessionState, task: str, _: Translate) -> str:
+    """What a region task asks about: the region of the answer clicked on, or the user's box."""
+    if task not in BOX_TASKS:
+        return ""
+    if state.parsed is not None and state.selected_region is not None:
+        region = state.parsed.regions[state.selected_region]
+        return f"[{state.selected_region + 1}] {region.name or ''}".strip()
+    return "" if state.asked_box is None else box_name(state, state.asked_box, _)
+
+
+def box_note(state: SessionState, task: str, _: Translate) -> str:
+    about = asked_about(state, task, _)
+    return _("The question is about: {box}", box=about) if about else ""
+
+
 def preview(state: SessionState, *values: Any) -> tuple[str, str]:
     """(exact prompt, note) for the widgets; an incomplete request shows what is missing instead."""
     _ = translator(state.lang)
-    note = language_note(values[0], state.lang, _)
+    note = "\n\n".join(filter(None, [language_note(values[0], state.lang, _), box_note(state, values[0], _)]))
     try:
         return prompt_for(state, request_from_widgets(state, *values)), note
     except MedRegAError as error:

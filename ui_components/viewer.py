@@ -420,6 +420,7 @@ def wire_viewer(page: "Page", ctx: AppContext) -> None:
         try:
             state.user_boxes = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
                                         str(b.get("label") or "")) for b in boxes or []]
+            state.selected_box = len(state.user_boxes) - 1 if state.user_boxes else None  # the last box given
         except (KeyError, TypeError, ValueError):
             raise plain_error(N_("Boxes are a list of {{xmin, ymin, xmax, ymax, label}} in picture pixels."),
                               state.lang) from None
