@@ -161,7 +161,6 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
             prompt = chosen_prompt(state, request, (prompt_text or "").strip())
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        yield {h.ask: gr.update(interactive=False)}  # Ask comes back once the next prompt is shown
         history = state.history
         exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering, user_boxes=tuple(state.user_boxes),
                             asked=asked_words(state, task_id, question, objects, candidates, _))
@@ -208,21 +207,27 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
         state.exchanges, state.parsed, state.selected_region = [], None, None
         return {**cleared(h, state), **page.picture_updates(state)}
 
-    def ask_again() -> dict[Any, Any]:
-        return {h.ask: gr.update(interactive=True)}
-
-    outputs = {h.chatbot, h.answer, h.speed, h.ask, *page.picture_outputs()}
-    ask_event = gr.on([h.ask.click, task.question.submit], ask,
-                      [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
+    outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
+    # Ask is inactive from the click until the prompt shown is the follow-up's (after an answer, an error
+    # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between.
+    ask_locked = gr.on([h.ask.click, task.question.submit], None, None, None, js=ask_usable_js(False),
+                       queue=False, api_name=False, show_progress="hidden")
+    ask_event = ask_locked.then(ask, [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
                       js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=1,
                       concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
-    # Ask is usable again only once the prompt shown is the follow-up's (after an answer, an error or Stop).
-    page.refresh_prompt(ask_event).then(ask_again, None, {h.ask}, api_name=False, show_progress="hidden")
-    stop_event = h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)
-    page.refresh_prompt(stop_event).then(ask_again, None, {h.ask}, api_name=False, show_progress="hidden")
-    new_chat_event = h.new_chat.click(new_chat, [page.state], outputs - {h.ask}, api_name="new_chat")
+    for event in (ask_event, h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)):
+        page.refresh_prompt(event).then(None, None, None, js=ask_usable_js(True), api_name=False,
+                                        show_progress="hidden")
+    # After an error Gradio's front end runs no further step of the chain, but it runs .failure.
+    ask_event.failure(None, None, None, js=ask_usable_js(True), api_name=False, show_progress="hidden")
+    new_chat_event = h.new_chat.click(new_chat, [page.state], outputs, api_name="new_chat")
     return [new_chat_event]
+
+
+def ask_usable_js(usable: bool) -> str:
+    """Browser code that makes the Ask button usable or not."""
+    return f"() => {{ const ask = document.querySelector('#ask'); if (ask) ask.disabled = {str(not usable).lower()}; }}"
 
 
 def chosen_prompt(state: SessionState, request: Any, shown: str) -> str:
