@@ -217,3 +217,17 @@ def test_the_speed_line_follows_the_language_switch(built) -> None:
     state.exchanges.append(Exchange("free", "<image>\nHi", "Hello", rendering=render_for_model(state), speed=(20, 2.0)))
     assert switch_language(page, ctx, "zh", state)[page.chat.speed]["value"] == "2.0 秒生成 20 个词元（10.0 词元/秒）"
     assert switch_language(page, ctx, "en", state)[page.chat.speed]["value"] == "20 tokens in 2.0 s (10.0 tokens/s)"
+
+
+def test_a_chest_x_ray_prompt_with_a_ct_open_says_so_in_the_users_language(built) -> None:
+    state = scan_state(built[0])  # CT_small: Modality CT
+    _prompt, note = preview(state, "report", "demo", "", "", "", "")
+    assert "chest x-ray" in note and "CT" in note
+    _prompt, note = preview(state, "grounded-report", "demo", "", "", "", "")
+    assert "chest x-ray" in note
+    state.lang = "zh"
+    assert "当前打开的影像是 CT" in preview(state, "grounded-report", "demo", "", "", "", "")[1]
+    assert "CT" not in preview(state, "report", "demo", "", "", "", "")[1]  # the Chinese report names no modality
+    assert preview(state, "diagnosis", "oct2017", "", "", "", "")[1]  # an OCT preset on a CT
+    state.lang = "en"
+    assert not preview(state, "vqa", "short", "Which organ?", "", "", "")[1]

@@ -23,6 +23,15 @@ from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
 
 LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
+#: DICOM Modality codes of the scans each trained modality phrase describes (others: no judgement).
+MODALITY_CODES = {
+    "chest x-ray": {"CR", "DX", "DR", "RG"}, "x-ray": {"CR", "DX", "DR", "RG", "RF"},
+    "spine x-ray": {"CR", "DX", "DR", "RG"}, "ct": {"CT"}, "mri": {"MR"}, "oct": {"OPT", "OCT"},
+    "mammography": {"MG"},
+}
+#: English prompts whose fixed text names the modality they were trained on (spec A.3, A.8).
+TRAINED_MODALITY = {Task.REPORT.value: "chest x-ray", Task.GROUNDED_REPORT.value: "chest x-ray"}
+
 #: Tasks whose prompt carries a box of the user (or of the answer's region clicked on).
 BOX_TASKS = frozenset({Task.REGION_TO_TEXT.value})
 
@@ -157,10 +166,30 @@ def box_note(state: SessionState, task: str, _: Translate) -> str:
     return _("The question is about: {box}", box=about) if about else ""
 
 
+def trained_modality(task: str, variant: str | None, lang: str) -> str:
+    """The modality the task's fixed prompt text names (``""`` when it names none)."""
+    if task in TRAINED_MODALITY and prompt_language(task, lang) == "en":
+        return TRAINED_MODALITY[task]
+    preset = PRESETS_BY_KEY.get(variant or "") if task in (Task.DIAGNOSIS.value, Task.REGIONAL_COT.value) else None
+    return preset.modality if preset else ""
+
+
+def modality_note(state: SessionState, task: str, variant: str | None, _: Translate) -> str:
+    """A warning when the prompt says one modality and the scan open is, by its header, another."""
+    trained = trained_modality(task, variant, state.lang)
+    codes = MODALITY_CODES.get(trained.lower())
+    loaded = state.scan.info.modality.upper() if state.scan is not None and state.scan.info.modality else ""
+    if not codes or not loaded or loaded in codes:
+        return ""
+    return _("This prompt was trained on {trained} images, but the scan open is {modality}: MedRegA may answer "
+             "as if it saw {trained}.", trained=trained, modality=loaded)
+
+
 def preview(state: SessionState, *values: Any) -> tuple[str, str]:
     """(exact prompt, note) for the widgets; an incomplete request shows what is missing instead."""
     _ = translator(state.lang)
-    note = "\n\n".join(filter(None, [language_note(values[0], state.lang, _), box_note(state, values[0], _)]))
+    note = "\n\n".join(filter(None, [language_note(values[0], state.lang, _), box_note(state, values[0], _),
+                                       modality_note(state, values[0], values[1], _)]))
     try:
         return prompt_for(state, request_from_widgets(state, *values)), note
     except MedRegAError as error:
