@@ -88,3 +88,21 @@ def test_ask_is_inactive_until_the_follow_up_prompt_is_shown(page) -> None:
     page.wait_for_timeout(1500)  # a second question, if one was sent, has been answered or refused by now
     assert page.locator(".toast-body").filter(has_text="<image>").count() == 0
     assert page.locator(".toast-body").filter(has_text="must not contain").count() == 0
+
+
+def test_gradios_own_strings_follow_the_language_switch(page, tmp_path: Path) -> None:
+    page.reload()  # a new session, without the earlier tests' toasts
+    footer = "(document.querySelector('footer') || {innerText: ''}).innerText"
+    page.wait_for_function(f"{footer}.includes('Settings')")
+    page.locator("#language").get_by_text("中文").click()
+    page.wait_for_function(f"{footer}.includes('设置') && {footer}.includes('通过 API 使用')")
+    bad = tmp_path / "garbage.dcm"
+    bad.write_bytes(os.urandom(2048))
+    upload(page, str(bad))  # the toast's title and text are Chinese
+    toast = page.locator(".toast-body", has_text="garbage.dcm").first
+    toast.wait_for()
+    title = toast.locator("span.toast-title").first
+    assert title.evaluate("span => getComputedStyle(span).visibility") == "hidden"  # Gradio's English "Error"
+    assert "错误" in title.evaluate("span => getComputedStyle(span, '::before').content")
+    page.locator("#language").get_by_text("English").click()
+    page.wait_for_function(f"{footer}.includes('Settings')")

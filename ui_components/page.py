@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from medrega_core.errors import MedRegAError
-from medrega_core.i18n import normalize_language, translator
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.i18n import normalize_language, translate, translator
 from ui_components import chat, examples, export, regions, status, task_panel, viewer
 from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
@@ -23,6 +24,28 @@ from ui_components.viewer import ViewerHandles
 
 #: Language switch choices: (shown name, UI code).
 LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
+#: The UI code -> the locale of Gradio's own strings (its front end ships zh-CN).
+GRADIO_LOCALES = {"en": "en", "zh": "zh-CN"}
+#: Gradio front-end keys that its zh-CN strings (or its English ones) lack, with our msgid for each.
+GRADIO_MISSING_STRINGS = {"common.upload": N_("Upload"), "common.download_all": N_("Download all"),
+                          "common.progress": N_("Progress")}
+#: Browser code run with the language switch: Gradio's own strings (validation messages, the upload
+#: button, toasts) follow it. Gradio's front end keeps its locale in the module that exports
+#: ``changeLocale`` (its settings panel uses it); the page already loaded that module, so importing
+#: the same URL gives the same locale store.
+SWITCH_GRADIO_LOCALE_JS = """(lang, ...rest) => {
+  const locales = %s;
+  const core = performance.getEntriesByType('resource').map(entry => entry.name)
+    .find(name => /\/assets\/core-[^/]*\.js$/.test(name));
+  if (core) import(core).then(module => module.changeLocale && module.changeLocale(locales[lang] || 'en'));
+  return [lang, ...rest];
+}""" % json.dumps(GRADIO_LOCALES)
+
+
+def gradio_strings() -> gr.I18n:
+    """``launch(i18n=...)``: the Gradio strings its catalogs lack, from ours, in both languages."""
+    return gr.I18n(**{locale: {key: translate(msgid, lang) for key, msgid in GRADIO_MISSING_STRINGS.items()}
+                      for lang, locale in GRADIO_LOCALES.items()})
 
 
 @dataclass(frozen=True)
