@@ -33,7 +33,7 @@ GRADIO_MISSING_STRINGS = {"common.upload": N_("Upload"), "common.download_all": 
 #: button, toasts) follow it. Gradio's front end keeps its locale in the module that exports
 #: ``changeLocale`` (its settings panel uses it); the page already loaded that module, so importing
 #: the same URL gives the same locale store.
-SWITCH_GRADIO_LOCALE_JS = """(lang, ...rest) => {
+SWITCH_GRADIO_LOCALE_JS = r"""(lang, ...rest) => {
   const locales = %s;
   const core = performance.getEntriesByType('resource').map(entry => entry.name)
     .find(name => /\/assets\/core-[^/]*\.js$/.test(name));
