@@ -19,7 +19,9 @@ from ui_components.context import AppContext, ServerOptions
 from ui_components.examples import create_examples, wire_examples
 from ui_components.export import create_export, wire_export
 from ui_components.pacs import create_pacs, wire_pacs
-from ui_components.page import LANGUAGE_CHOICES, Page, all_text_outputs, switch_language, title_text
+from ui_components.page import (
+    LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS, Page, all_text_outputs, gradio_strings, switch_language, title_text,
+)
 from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
 from ui_components.status import create_status, wire_status
@@ -30,7 +32,12 @@ from ui_components.viewer_data import ROUTE
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
 UPLOAD_TTL_SECONDS = 3600
 CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {margin: 0}"
-       " #status, #notice {margin: 0}")
+       " #status, #notice {margin: 0}"
+       # Gradio 6 writes a toast's type ("Error") in English whatever the locale; its locale is the
+       # page's lang attribute, which the language switch sets (ui_components.page).
+       " :lang(zh) span.toast-title.error {font-size: 0; visibility: hidden}"
+       " :lang(zh) span.toast-title.error::before {content: '\\9519\\8BEF'; font-size: var(--text-md);"
+       " visibility: visible}")
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
@@ -69,7 +76,9 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
             wire_pacs(page, ctx)
         page.refresh_prompt(language.change(
             lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
-            all_text_outputs(page), api_name="set_language"))
+            all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS))
+        # Gradio's own strings start in the page's language, not the browser's.
+        demo.load(None, [language], None, js=SWITCH_GRADIO_LOCALE_JS)
     demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
     return demo, page
 
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     app, _local, _share = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
         max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS, show_error=True,
-        footer_links=["api", "settings"], prevent_thread_lock=True)
+        footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
     # The viewer's slice values come from memory, not files: one route beside Gradio's own.
     app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])
     demo.block_thread()

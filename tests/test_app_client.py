@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from pathlib import Path
@@ -27,7 +28,20 @@ def load(client: Client, path: str) -> tuple:
 
 
 def ask(client: Client, task: str, question: str = "", objects: str = "", variant: str = "demo"):
-    return client.submit("", task, variant, question, objects, "", "", api_name="/ask")
+    return client.submit(None, "", task, variant, question, objects, "", "", api_name="/ask")
+
+
+def message_text(message: dict) -> str:
+    """The text parts of a Gradio 6 chat message (its content is a list of text and file parts)."""
+    return "".join(part.get("text", "") for part in message["content"])
+
+
+def message_files(message: dict) -> list[str]:
+    return [part["file"] for part in message["content"] if part.get("type") == "file"]
+
+
+def chat_of(outputs: tuple) -> list[dict]:
+    return next(o for o in outputs if isinstance(o, list) and o and isinstance(o[0], dict) and "role" in o[0])
 
 
 def test_api_lists_named_endpoints(app_url: str) -> None:
@@ -59,17 +73,19 @@ def test_dicom_upload_then_task_streams_text_and_an_annotated_png(app_url: str) 
     partials = list(job)
     final = job.outputs()[-1]
     assert len(partials) >= 2, "the answer should arrive in several streamed steps"
-    chat = next(o for o in final if isinstance(o, list) and o and isinstance(o[0], dict) and "role" in o[0])
-    assert chat[0]["role"] == "user" and "<ref>vertebral body</ref>" in str(chat[0]["content"])
-    assert chat[-1]["role"] == "assistant" and str(chat[-1]["content"]).strip()
-    picture = next(o for o in final if isinstance(o, str) and o.endswith(".png"))
+    chat = chat_of(final)
+    # The user's turn says what was asked in plain words; the exact prompt is in a closed details block.
+    asked, _, exact = message_text(chat[0]).partition("<details>")
+    assert chat[0]["role"] == "user" and asked.strip() == "Find objects (text to region) · vertebral body"
+    assert "<ref>vertebral body</ref>" in html.unescape(exact) and "<ref>" not in exact
+    assert chat[-2]["role"] == "assistant" and message_text(chat[-2]).strip()
+    picture = message_files(chat[-1])[0]
     with Image.open(picture) as image:
         assert image.format == "PNG" and image.size == (128, 128)
 
     # A follow-up keeps the image and the conversation; its prompt has no <image> of its own.
     follow_up = ask(client, "free", question="How large is it?")
-    chat = next(o for o in follow_up.result() if isinstance(o, list) and o and isinstance(o[0], dict))
-    users = [str(m["content"]) for m in chat if m["role"] == "user"]
+    users = [html.unescape(message_text(m)) for m in chat_of(follow_up.result()) if m["role"] == "user"]
     assert len(users) == 2 and "<image>" in users[0] and "<image>" not in users[1] and "How large" in users[1]
 
 
@@ -88,34 +104,46 @@ def test_bad_upload_gives_the_localized_error_and_the_next_request_works(app_url
 def test_two_clients_do_not_see_each_others_scan(app_url: str) -> None:
     first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
     load(first, CT)
-    first.predict("bone", None, None, "axial", 0, 0, api_name="/set_view")
+    first.predict({"plane": "axial", "slice": 0, "preset": "bone"}, api_name="/set_view")
     with pytest.raises(Exception, match="Load a scan first"):
-        second.predict("bone", None, None, "axial", 0, 0, api_name="/set_view")
+        second.predict({"plane": "axial", "slice": 0, "preset": "bone"}, api_name="/set_view")
     with pytest.raises(Exception, match="Load a scan first"):
         ask(second, "vqa", question="Which organ is shown?", variant="short").result()
 
 
-def test_a_zip_with_two_series_asks_which_one_then_opens_it(app_url: str, tmp_path: Path) -> None:
+def two_series_zip(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A zip of two CT series without descriptions (3 and 2 slices) and their UIDs, largest first."""
     source = dcmread(CT)
     archive = tmp_path / "two-series.zip"
     uids = []
     with zipfile.ZipFile(archive, "w") as zf:
-        for series, count in (("a", 3), ("b", 2)):
+        for number, (series, count) in enumerate((("a", 3), ("b", 2)), start=1):
             uid = generate_uid()
             uids.append(uid)
             for index in range(count):
                 ds = source.copy()
                 ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid()
                 ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-                ds.InstanceNumber = index + 1
+                ds.InstanceNumber, ds.SeriesNumber, ds.SeriesDescription = index + 1, number, ""
                 ds.ImagePositionPatient = [0.0, 0.0, 5.0 * index]
                 path = tmp_path / f"{series}{index}.dcm"
                 ds.save_as(path)
                 zf.write(path, path.name)
+    return archive, uids
+
+
+def series_choice(outputs: tuple) -> dict:
+    return next(o for o in outputs if isinstance(o, dict) and o.get("visible") is True and o.get("choices"))
+
+
+def test_a_zip_with_two_series_asks_which_one_then_opens_it(app_url: str, tmp_path: Path) -> None:
+    archive, uids = two_series_zip(tmp_path)
     client = Client(app_url, verbose=False)
-    outputs = load(client, str(archive))
-    choice = next(o for o in outputs if isinstance(o, dict) and o.get("visible") is True and o.get("choices"))
+    choice = series_choice(load(client, str(archive)))
     assert [value for _label, value in choice["choices"]] == uids  # largest series first
+    labels = [label for label, _value in choice["choices"]]
+    assert all(uid not in label for uid in uids for label in labels)
+    assert labels[0].startswith("Series without description · CT · series 1 · 3 images")
     opened = client.predict(uids[1], api_name="/choose_series")
     metadata = next(o for o in opened if isinstance(o, dict) and o.get("modality"))
     assert metadata["num_slices"] == 2
@@ -127,3 +155,25 @@ def test_an_example_opens_with_its_suggested_task(app_url: str) -> None:
     outputs = client.predict(index, api_name="/open_example")
     assert any(isinstance(o, dict) and o.get("modality") == "CT" for o in outputs)
     assert "text-to-region" in outputs and "vertebral body" in outputs
+
+
+def test_closing_the_series_chooser_without_a_choice_changes_nothing(app_url: str, tmp_path: Path) -> None:
+    archive, uids = two_series_zip(tmp_path)
+    client = Client(app_url, verbose=False)
+    load(client, str(archive))
+    client.predict(None, api_name="/choose_series")  # the dropdown closed by Escape sends no value
+    opened = client.predict(uids[0], api_name="/choose_series")
+    assert next(o for o in opened if isinstance(o, dict) and o.get("modality"))["num_slices"] == 3
+
+
+def test_a_failed_upload_closes_the_previous_scan(app_url: str, tmp_path: Path) -> None:
+    client = Client(app_url, verbose=False)
+    load(client, CT)
+    bad = tmp_path / "random.dcm"
+    bad.write_bytes(bytes(range(256)) * 16)
+    with pytest.raises(Exception, match="random.dcm"):
+        load(client, str(bad))
+    with pytest.raises(Exception, match="Load a scan first"):
+        ask(client, "vqa", question="Which organ is shown?", variant="short").result()
+    with pytest.raises(Exception, match="Load a scan first"):
+        client.predict({"plane": "axial", "slice": 0, "preset": "bone"}, api_name="/set_view")

@@ -13,14 +13,16 @@ from pydicom.data import get_testdata_file
 
 import app
 from medrega_core.i18n import translate
-from medrega_core.intake import render
 from medrega_core.tasks import PixelBox, parse_answer, to_model
 from ui_components.chat import speed_text, stream_answer
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
-from ui_components.state import Exchange, SessionState, UserBox
+from ui_components.state import delete_session, Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
-from ui_components.viewer import ctx_propose, load_files
+from ui_components.viewer import ctx_propose, load_files, render_for_model
+
+CT = get_testdata_file("CT_small.dcm")
+MR = get_testdata_file("MR_small.dcm")
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +32,26 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return ctx, page
 
 
-@pytest.fixture
-def scan_state(built):
-    def make() -> SessionState:
-        state = SessionState()
-        assert load_files(state, built[0], [get_testdata_file("CT_small.dcm")]) is None
-        state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
-        return state
-    return make
+def scan_state(ctx: AppContext) -> SessionState:
+    state = SessionState()
+    assert load_files(state, ctx, [CT]) is None
+    state.user_boxes.append(UserBox(PixelBox(30, 40, 70, 90), "lesion"))
+    return state
 
 
-def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built, scan_state) -> None:
+def run_event(handler_output) -> list[dict]:
+    """Every update a generator event handler yields (the error it raises propagates)."""
+    return list(handler_output)
+
+
+def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(built) -> None:
     ctx, page = built
-    state = scan_state()
+    state = scan_state(ctx)
     scan, boxes = state.scan, list(state.user_boxes)
     updates = switch_language(page, ctx, "zh", state)
     assert set(updates) == all_text_outputs(page)
     assert updates[page.chat.ask]["value"] == "提问"
+    assert updates[page.viewer.upload]["label"].startswith("上传影像")
     viewer_texts = updates[page.viewer.viewer]["value"]["texts"]
     assert viewer_texts["overlay.slice"] == "层面" and viewer_texts["lang"] == "zh"
     assert updates[page.viewer.viewer]["value"]["scan"]["key"] == state.scan_token  # the same scan stays open
@@ -57,40 +62,29 @@ def test_switching_to_chinese_relabels_every_text_widget_and_keeps_the_session(b
     assert back[page.chat.ask]["value"] == "Ask" and state.scan is scan
 
 
-def test_prompt_preview_carries_the_users_box_in_0_999(scan_state) -> None:
-    state = scan_state()
+def test_prompt_preview_carries_the_users_box_in_0_999(built) -> None:
+    state = scan_state(built[0])
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     expected = to_model(PixelBox(30, 40, 70, 90), 128, 128).as_text()  # CT_small is 128 x 128
-    assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1 and not note
+    assert f"<box>[{expected}]</box>" in prompt and prompt.count("<image>") == 1
+    assert note == "The question is about: lesion"
 
 
-def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(scan_state) -> None:
-    state = scan_state()
+def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(built) -> None:
+    state = scan_state(built[0])
     answer = "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> and <ref>spleen</ref><box>[[600, 500, 900, 800]]</box>"
     state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer,
-                                    rendering=render(state.scan, state.view)))
+                                    rendering=render_for_model(state)))
     state.parsed = parse_answer(answer)
-    state.selected_region = 1  # what a click on the spleen's box in the viewer selects
+    state.selected_region = 1  # the viewer reports a click on the spleen's box
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
-    assert "<image>" not in prompt and not note
+    assert "<image>" not in prompt and note == "The question is about: [2] spleen"
     assert prompt.startswith("You are a helpful medical assistant. Your task is object recognition.")
     assert "<box>[[600, 500, 900, 800]]</box>" in prompt
 
 
-def test_the_viewers_click_proposes_a_box_around_the_clicked_pixel_on_the_windowed_picture(built, scan_state) -> None:
-    ctx, _page = built
-    state = scan_state()
-    propose = ctx_propose(ctx)
-    answer = propose({"key": state.scan_token, "x": 64.5, "y": 40.5, "plane": "axial", "slice": 0, "frame": 0,
-                      "window": {"center": 40, "width": 400}, "lang": "en"})
-    box = PixelBox(**{k: answer["box"][k] for k in ("x1", "y1", "x2", "y2")})
-    assert box.contains(64.5, 40.5) and box.x2 - box.x1 < 128
-    refused = propose({"key": "not-a-token", "x": 1, "y": 1, "lang": "zh"})
-    assert refused["error"] == translate("Load a scan first.", "zh") != "Load a scan first."
-
-
-def test_a_task_without_chinese_says_so_and_falls_back_to_english(scan_state) -> None:
-    state = scan_state()
+def test_a_task_without_chinese_says_so_and_falls_back_to_english(built) -> None:
+    state = scan_state(built[0])
     state.lang = "zh"
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
     assert "英文" in note and prompt.startswith("You are")
@@ -133,18 +127,132 @@ def test_the_gpu_stream_ends_with_the_engines_token_count(tiny_engine) -> None:
     assert shown.startswith(f"{len(result.output_ids)} tokens in ")
 
 
-@pytest.mark.parametrize(
-    ("seconds_left", "english"),
-    [(None, "Loading the model: 3.2 of 80.0 GB"),
-     (230.0, "Loading the model: 3.2 of 80.0 GB, about 4 min left"),
-     (20.0, "Loading the model: 3.2 of 80.0 GB, less than a minute left")],
-)
-def test_the_loading_line_counts_weight_bytes_and_time_left(seconds_left, english) -> None:
-    from medrega_core.i18n import translator
-    from ui_components.context import LoadProgress
-    from ui_components.status import loading_text
+def test_a_failed_upload_closes_the_open_scan_before_saying_why(built, tmp_path: Path) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    token = state.scan_token
+    bad = tmp_path / "random.dcm"
+    bad.write_bytes(np.random.default_rng(5).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    events = page.opening(lambda: page.open_files(ctx, [str(bad)], state))
+    closed = next(events)
+    assert state.scan is None and state.user_boxes == [] and state.exchanges == [] and ctx.scans.get(token) is None
+    assert closed[page.viewer.viewer]["scan"] is None and closed[page.viewer.upload] is None
+    assert closed[page.chat.chatbot] == [] and closed[page.viewer.scan_line] == ""
+    with pytest.raises(gr.Error) as caught:
+        next(events)
+    assert caught.value.title == "Error" and "random.dcm" in caught.value.message
 
-    progress = LoadProgress(0.23, "Loading the model weights", 3_200_000_000, 80_000_000_000, seconds_left)
-    assert loading_text(progress, translator("en")) == english
-    chinese = loading_text(progress, translator("zh"))
-    assert "3.2" in chinese and "80.0" in chinese and chinese != english
+
+def test_each_upload_empties_the_upload_box_so_the_next_one_is_a_new_case(built) -> None:
+    ctx, page = built
+    state = SessionState()
+    first = run_event(page.opening(lambda: page.open_files(ctx, [CT], state)))[-1]
+    assert first[page.viewer.upload] is None and state.scan.info.modality == "CT"
+    second = run_event(page.opening(lambda: page.open_files(ctx, [MR], state)))[-1]
+    assert second[page.viewer.upload] is None and state.scan.info.modality == "MR" and state.scan_paths == [MR]
+
+
+def test_error_toasts_show_tags_as_text() -> None:
+    from medrega_core.errors import MedRegAError
+    from ui_components.labels import user_error
+
+    toast = user_error(MedRegAError("The prompt must not contain {tag}: the image belongs to the first turn.",
+                                    tag="<image>"), "en")
+    assert "&lt;image&gt;" in toast.message and "<image>" not in toast.message
+
+
+def test_series_choices_are_labelled_without_uids() -> None:
+    from medrega_core.intake import SeriesChoice
+    from ui_components.viewer import series_label
+
+    label = series_label(SeriesChoice("1.2.826.0.1.3680043.8.498.1", "", "CT", 12, "3", "2024-01-31"),
+                         lambda m, **p: m.format(**p))
+    assert label == "Series without description · CT · series 3 · 12 images · 2024-01-31"
+
+
+def test_region_to_text_asks_about_the_selected_box_and_says_which(built) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    state.user_boxes.append(UserBox(PixelBox(80, 80, 120, 110)))
+    state.selected_box = 1  # the viewer reports the box clicked last
+    prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
+    assert f"<box>[{to_model(PixelBox(80, 80, 120, 110), 128, 128).as_text()}]</box>" in prompt
+    assert note == "The question is about: your box 2"
+    rows = page.region_updates(state)[page.regions.table]["value"]
+    assert [row[:2] for row in rows] == [["lesion", "you"], ["your box 2", "you, asked about"]]
+    state.selected_box = 0
+    assert "lesion" in preview(state, "region-to-text", "demo", "", "", "", "")[1]
+
+
+def test_a_prompt_left_over_from_before_the_answer_is_not_sent_as_a_follow_up(built) -> None:
+    from medrega_core.tasks import build_prompt
+    from ui_components.chat import chosen_prompt
+    from ui_components.task_panel import request_from_widgets
+
+    state = scan_state(built[0])
+    request = request_from_widgets(state, "free", "demo", "Is there a fracture?", "", "", "")
+    stale = build_prompt(request)
+    assert chosen_prompt(state, request, stale) == stale  # the first question: sent as shown
+    state.exchanges.append(Exchange("free", stale, "No.", rendering=render_for_model(state)))
+    assert chosen_prompt(state, request, stale) == "Is there a fracture?"
+    assert chosen_prompt(state, request, "My own words") == "My own words"  # an expert's edit stays
+
+
+def test_the_chat_shows_plain_words_and_answers_without_markup(built) -> None:
+    import html
+
+    from medrega_core.render import palette_hex
+    from ui_components.chat import answer_html, messages
+
+    state = scan_state(built[0])
+    prompt = "<image>\nWhat is <ref>this</ref><box>[[1, 2, 3, 4]]</box> in this CT scan?"
+    state.exchanges.append(Exchange("region-to-text", prompt, "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> <b>",
+                                    asked="What is in this box? (region to text) · about lesion"))
+    user, answer = messages(state)
+    assert user["content"].startswith("What is in this box? (region to text) · about lesion\n\n<details>")
+    assert prompt in html.unescape(user["content"]) and "<ref>" not in user["content"]
+    assert answer["content"] == f'<span style="color: {palette_hex(0)}; font-weight: 600">liver [1]</span> &lt;b&gt;'
+    assert answer_html("a < b") == "a &lt; b"
+
+
+def test_the_speed_line_follows_the_language_switch(built) -> None:
+    ctx, page = built
+    state = scan_state(ctx)
+    state.exchanges.append(Exchange("free", "<image>\nHi", "Hello", rendering=render_for_model(state), speed=(20, 2.0)))
+    assert switch_language(page, ctx, "zh", state)[page.chat.speed]["value"] == "2.0 秒生成 20 个词元（10.0 词元/秒）"
+    assert switch_language(page, ctx, "en", state)[page.chat.speed]["value"] == "20 tokens in 2.0 s (10.0 tokens/s)"
+
+
+def test_a_chest_x_ray_prompt_with_a_ct_open_says_so_in_the_users_language(built) -> None:
+    state = scan_state(built[0])  # CT_small: Modality CT
+    _prompt, note = preview(state, "report", "demo", "", "", "", "")
+    assert "chest x-ray" in note and "CT" in note
+    _prompt, note = preview(state, "grounded-report", "demo", "", "", "", "")
+    assert "chest x-ray" in note
+    state.lang = "zh"
+    assert "当前打开的影像是 CT" in preview(state, "grounded-report", "demo", "", "", "", "")[1]
+    assert "CT" not in preview(state, "report", "demo", "", "", "", "")[1]  # the Chinese report names no modality
+    assert preview(state, "diagnosis", "oct2017", "", "", "", "")[1]  # an OCT preset on a CT
+    state.lang = "en"
+    assert not preview(state, "vqa", "short", "Which organ?", "", "", "")[1]
+
+
+def test_the_viewers_click_proposes_a_box_around_the_clicked_pixel_on_the_windowed_picture(built) -> None:
+    ctx, _page = built
+    state = scan_state(ctx)
+    propose = ctx_propose(ctx)
+    answer = propose({"key": state.scan_token, "x": 64.5, "y": 40.5, "plane": "axial", "slice": 0, "frame": 0,
+                      "window": {"center": 40, "width": 400}, "lang": "en"})
+    box = PixelBox(**{k: answer["box"][k] for k in ("x1", "y1", "x2", "y2")})
+    assert box.contains(64.5, 40.5) and box.x2 - box.x1 < 128
+    refused = propose({"key": "not-a-token", "x": 1, "y": 1, "lang": "zh"})
+    assert refused["error"] == translate("Load a scan first.", "zh") != "Load a scan first."
+
+
+def test_a_closed_session_takes_its_scan_out_of_the_viewers_reach(built) -> None:
+    ctx, _page = built
+    state = scan_state(ctx)
+    token = state.scan_token
+    assert ctx.scans.picture(token, "axial", 0, 0) is not None
+    delete_session(state, ctx.scans)
+    assert ctx.scans.get(token) is None and ctx.scans.picture(token, "axial", 0, 0) is None

@@ -116,6 +116,23 @@ class TestSeveralSeries:
             open_scan(path, series_uid="1.2.3.4")
 
 
+    def test_choices_carry_series_number_and_date_but_no_patient_identifier(self, tmp_path) -> None:
+        source = dicom_file("CT_small.dcm")
+        first = series_datasets(source, 3, description="")
+        second = series_datasets(source, 2, description="")
+        for ds in first:
+            ds.SeriesNumber, ds.SeriesDate = 7, "20240131"
+        for ds in second:
+            ds.SeriesNumber, ds.StudyDate = 12, "20231105"
+            ds.pop("SeriesDate", None)
+        path = zip_members(tmp_path / "two.zip", {f"{n}.dcm": dataset_bytes(ds) for n, ds in enumerate(first + second)})
+        with pytest.raises(MultipleSeriesError) as caught:
+            open_scan(path)
+        assert [(c.number, c.date) for c in caught.value.choices] == [("7", "2024-01-31"), ("12", "2023-11-05")]
+        patient = str(first[0].PatientName)
+        assert patient and all(patient not in repr(c) for c in caught.value.choices)
+
+
 class TestReformats:
     @pytest.fixture(scope="class")
     def volume(self, ct_series, tmp_path_factory):

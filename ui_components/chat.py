@@ -7,7 +7,9 @@ annotated picture is redrawn when a new box arrives.
 
 from __future__ import annotations
 
+import html
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -17,12 +19,16 @@ from PIL import Image
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.render import palette_hex
-from medrega_core.tasks import answer_segments, parse_answer
+from medrega_core.tasks import TASK_TITLES, Task, answer_segments, build_prompt, parse_answer
 from ui_components import regions as regions_panel
 from ui_components import task_panel, viewer
 from ui_components.context import MODEL_CONCURRENCY_ID, AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
 from ui_components.state import Exchange, SessionState
+
+#: The shortest time between two streamed updates: a browser redraws the chat in tens of ms, so
+#: sending every token makes it fall behind the model (issue 10: 3 s of generation shown in 8 s).
+STREAM_INTERVAL_SECONDS = 0.08
 
 if TYPE_CHECKING:  # the engine (torch) is imported only when the model loads
     from medrega_core.engine import GenerationResult
@@ -45,6 +51,7 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
         "ask": {"value": _("Ask")},
         "stop": {"value": _("Stop")},
         "new_chat": {"value": _("New conversation")},
+        "speed": {"value": last_speed(state, _)},
     }
 
 
@@ -56,21 +63,49 @@ def create_chat(ctx: AppContext) -> ChatHandles:
         ask = gr.Button(variant="primary", elem_id="ask", **t["ask"])
         stop = gr.Button(variant="stop", elem_id="stop", **t["stop"])
         new_chat = gr.Button(elem_id="new-chat", **t["new_chat"])
-    speed = gr.Markdown(elem_id="speed")
+    speed = gr.Markdown(elem_id="speed", **t["speed"])
     return ChatHandles(chatbot, answer, ask, stop, new_chat, speed)
 
 
+def answer_html(answer: str) -> str:
+    """An answer as the chat shows it: region names in their boxes' colours, each box list as its
+    region's tag ``[n]``, no ``<ref>``/``<box>`` markup; every other character shown as text."""
+    pieces = []
+    for segment in answer_segments(parse_answer(answer)):
+        text = html.escape(segment.text, quote=False)
+        if segment.region_index is not None:
+            text = f'<span style="color: {palette_hex(segment.region_index)}; font-weight: 600">{text}</span>'
+        pieces.append(text)
+    return "".join(pieces)
+
+
+def asked_html(exchange: Exchange, _: Translate) -> str:
+    """The user's turn in the chat: what was asked in plain words, the exact prompt one click away."""
+    return (f"{html.escape(exchange.asked, quote=False)}\n\n<details><summary>{_('Exact prompt')}</summary>\n\n"
+            f"<pre><code>{html.escape(exchange.prompt, quote=False)}</code></pre></details>")
+
+
 def messages(state: SessionState) -> list[dict[str, Any]]:
-    """The conversation in Gradio's messages format: the prompt as sent, the answer as received and,
-    once finished, the picture it was about with its boxes drawn."""
+    """The conversation in Gradio's messages format: what was asked, the answer with its regions
+    coloured and, once finished, the picture it was about with its boxes drawn."""
+    _ = translator(state.lang)
     out: list[dict[str, Any]] = []
     for exchange in state.exchanges:
-        out.append({"role": "user", "content": exchange.prompt})
+        out.append({"role": "user", "content": asked_html(exchange, _)})
         if exchange.answer:
-            out.append({"role": "assistant", "content": exchange.answer})
+            out.append({"role": "assistant", "content": answer_html(exchange.answer)})
         if exchange.picture:
             out.append({"role": "assistant", "content": {"path": exchange.picture}})
     return out
+
+
+def asked_words(state: SessionState, task_id: str, question: str, objects: str, candidates: str,
+                _: Translate) -> str:
+    """What the user asked in plain words: the task, its question or objects, and the box asked about."""
+    about = task_panel.asked_about(state, task_id, _)
+    parts = [_(TASK_TITLES[Task(task_id)]), (question or "").strip(), (objects or "").strip(), (candidates or "").strip(),
+             _("about {box}", box=about) if about else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def coloured_answer(state: SessionState) -> dict[str, Any] | None:
@@ -90,6 +125,12 @@ def cleared(h: ChatHandles, state: SessionState) -> dict[Any, Any]:
 
 def cleared_outputs(h: ChatHandles) -> set[Any]:
     return {h.chatbot, h.answer, h.speed}
+
+
+def last_speed(state: SessionState | None, _: Translate) -> str:
+    """The speed line of the latest finished answer, in the language of ``_``."""
+    exchange = state.exchanges[-1] if state is not None and state.exchanges else None
+    return speed_text(*exchange.speed, _) if exchange is not None and exchange.speed else ""
 
 
 def speed_text(tokens: int, seconds: float, _: Translate) -> str:
@@ -116,24 +157,28 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
                 raise plain_error(N_("Load a scan first."), state.lang)
             viewer.adopt_viewer_state(state, reported)
             rendering = viewer.render_for_model(state)
-            prompt = (prompt_text or "").strip() or task_panel.prompt_for(
-                state, task_panel.request_from_widgets(state, *values))
+            request = task_panel.request_from_widgets(state, *values)
+            prompt = chosen_prompt(state, request, (prompt_text or "").strip())
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
         history = state.history
-        exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering,
-                            user_boxes=tuple(state.user_boxes))
+        exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering, user_boxes=tuple(state.user_boxes),
+                            asked=asked_words(state, task_id, question, objects, candidates, _))
         state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
         state.parsed = None
         state.exchanges.append(exchange)
         state.cancel = cancel = threading.Event()
         image = Image.fromarray(rendering.rgb)
-        boxes_shown, finished = -1, None
+        boxes_shown, finished, shown_at = -1, None, 0.0
         try:
             for text, finished in stream_on_gpu(engine, image, prompt, history, cancel):
                 if finished is not None:
                     break  # its text is the last one streamed
                 exchange.answer = text
+                now = time.monotonic()
+                if now - shown_at < STREAM_INTERVAL_SECONDS:
+                    continue  # the browser cannot draw faster; the final update carries the whole answer
+                shown_at = now
                 state.parsed = parse_answer(text)
                 box_count = len(state.parsed.boxes)
                 # The viewer and the table change only when a box arrives.
@@ -144,9 +189,11 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
             raise user_error(error, state.lang) from None
         finally:
             cancel.set()
+        exchange.answer = finished.text  # the stream always ends with its result
+        state.parsed = parse_answer(exchange.answer)
         regions_panel.save_answer_picture(state, exchange, ctx)
-        speed = speed_text(len(finished.output_ids), finished.seconds, _)  # the stream always ends with its result
-        yield {**answer_updates(state, boxes=True), h.speed: speed}
+        exchange.speed = (len(finished.output_ids), finished.seconds)
+        yield {**answer_updates(state, boxes=True), h.speed: last_speed(state, _)}
 
     def answer_updates(state: SessionState, boxes: bool) -> dict[Any, Any]:
         updates = {h.chatbot: messages(state), h.answer: coloured_answer(state)}
@@ -161,14 +208,34 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
         return {**cleared(h, state), **page.picture_updates(state)}
 
     outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
-    ask_event = gr.on([h.ask.click, task.question.submit], ask,
-                      [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
+    # Ask is inactive from the click until the prompt shown is the follow-up's (after an answer, an error
+    # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between.
+    ask_locked = gr.on([h.ask.click, task.question.submit], None, None, None, js=ask_usable_js(False),
+                       queue=False, api_name=False, show_progress="hidden")
+    ask_event = ask_locked.then(ask, [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
                       js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=ctx.host.concurrency_limit,
                       concurrency_id=MODEL_CONCURRENCY_ID,
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
-    h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)
+    for event in (ask_event, h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)):
+        page.refresh_prompt(event).then(None, None, None, js=ask_usable_js(True), api_name=False,
+                                        show_progress="hidden")
+    # After an error Gradio's front end runs no further step of the chain, but it runs .failure.
+    ask_event.failure(None, None, None, js=ask_usable_js(True), api_name=False, show_progress="hidden")
     new_chat_event = h.new_chat.click(new_chat, [page.state], outputs, api_name="new_chat")
-    return [ask_event, new_chat_event]
+    return [new_chat_event]
+
+
+def ask_usable_js(usable: bool) -> str:
+    """Browser code that makes the Ask button usable or not."""
+    return f"() => {{ const ask = document.querySelector('#ask'); if (ask) ask.disabled = {str(not usable).lower()}; }}"
+
+
+def chosen_prompt(state: SessionState, request: Any, shown: str) -> str:
+    """The prompt to send: the text shown (experts may edit it), unless it is the first question's
+    prompt left over from before an answer arrived, which a follow-up must not repeat."""
+    if not shown or (state.history and shown == build_prompt(request)):
+        return task_panel.prompt_for(state, request)
+    return shown
 
 
 def stream_answer(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
@@ -52,9 +52,9 @@ def wire_examples(page: "Page", ctx: AppContext) -> None:
     """A click on an example opens its files and fills in its suggested task for the session's language."""
     h, t = page.examples, page.task
 
-    def on_pick(index: int | None, state: SessionState) -> dict[Any, Any]:
+    def opened_example(index: int | None, state: SessionState) -> dict[Any, Any]:
         if index is None:
-            return {}
+            return {h.source: gr.update()}
         example = h.catalog[index]
         updates = page.open_files(ctx, [str(p) for p in example.paths], state)
         suggestion = example.suggestion(state.lang)
@@ -62,6 +62,9 @@ def wire_examples(page: "Page", ctx: AppContext) -> None:
                         t.objects: ", ".join(suggestion.objects),
                         h.source: source_text(example, translator(state.lang))})
         return updates
+
+    def on_pick(index: int | None, state: SessionState) -> Iterator[dict[Any, Any]]:
+        yield from page.opening(lambda: opened_example(index, state))
 
     outputs = page.scan_outputs() | {t.task, t.question, t.objects, h.source}
     page.refresh_prompt(h.gallery.click(on_pick, [h.gallery, page.state], outputs, api_name="open_example"))

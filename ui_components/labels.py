@@ -8,6 +8,7 @@ so a label cannot be translated in one place and forgotten in the other.
 
 from __future__ import annotations
 
+import html
 from typing import Any, Callable
 
 import gradio as gr
@@ -41,8 +42,10 @@ def choices(labels: dict[str, str], _: Translate) -> list[tuple[str, str]]:
 
 
 def user_error(error: MedRegAError, lang: str) -> gr.Error:
-    """A Gradio error toast with the message in ``lang`` (never a traceback)."""
-    return gr.Error(error.localized(lang), title=translate(N_("Error"), lang), print_exception=False)
+    """A Gradio error toast with the message in ``lang`` (never a traceback). The toast renders HTML,
+    so the text is escaped: a message quoting ``<image>`` shows it instead of losing it."""
+    return gr.Error(html.escape(error.localized(lang), quote=False), title=translate(N_("Error"), lang),
+                    print_exception=False)
 
 
 def plain_error(message: str, lang: str, **params: object) -> gr.Error:

@@ -167,4 +167,4 @@ def wire_pacs(page: "Page", ctx: AppContext) -> None:
           search_outputs, api_name="pacs_search")
     h.study.input(on_study, [page.state, h.study], {h.series}, api_name="pacs_series")
     page.refresh_prompt(h.open.click(on_open, [page.state, h.study, h.series], page.scan_outputs(),
-                                     api_name="pacs_open", show_progress_on=[page.regions.canvas]))
+                                     api_name="pacs_open", show_progress_on=[page.viewer.viewer]))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from medrega_core.errors import MedRegAError
-from medrega_core.i18n import normalize_language, translator
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.i18n import normalize_language, translate, translator
 from ui_components import chat, examples, export, pacs, regions, status, task_panel, viewer
 from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
@@ -16,13 +17,35 @@ from ui_components.examples import ExamplesHandles
 from ui_components.export import ExportHandles
 from ui_components.labels import merge_updates, relabel, user_error
 from ui_components.regions import RegionHandles
-from ui_components.state import SessionState
+from ui_components.state import SessionState, close_scan
 from ui_components.status import StatusHandles
 from ui_components.task_panel import TaskHandles
 from ui_components.viewer import ViewerHandles
 
 #: Language switch choices: (shown name, UI code).
 LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
+#: The UI code -> the locale of Gradio's own strings (its front end ships zh-CN).
+GRADIO_LOCALES = {"en": "en", "zh": "zh-CN"}
+#: Gradio front-end keys that its zh-CN strings (or its English ones) lack, with our msgid for each.
+GRADIO_MISSING_STRINGS = {"common.upload": N_("Upload"), "common.download_all": N_("Download all"),
+                          "common.progress": N_("Progress")}
+#: Browser code run with the language switch: Gradio's own strings (validation messages, the upload
+#: button, toasts) follow it. Gradio's front end keeps its locale in the module that exports
+#: ``changeLocale`` (its settings panel uses it); the page already loaded that module, so importing
+#: the same URL gives the same locale store.
+SWITCH_GRADIO_LOCALE_JS = r"""(lang, ...rest) => {
+  const locales = %s;
+  const core = performance.getEntriesByType('resource').map(entry => entry.name)
+    .find(name => /\/assets\/core-[^/]*\.js$/.test(name));
+  if (core) import(core).then(module => module.changeLocale && module.changeLocale(locales[lang] || 'en'));
+  return [lang, ...rest];
+}""" % json.dumps(GRADIO_LOCALES)
+
+
+def gradio_strings() -> gr.I18n:
+    """``launch(i18n=...)``: the Gradio strings its catalogs lack, from ours, in both languages."""
+    return gr.I18n(**{locale: {key: translate(msgid, lang) for key, msgid in GRADIO_MISSING_STRINGS.items()}
+                      for lang, locale in GRADIO_LOCALES.items()})
 
 
 @dataclass(frozen=True)
@@ -55,24 +78,54 @@ class Page:
 
     def open_files(self, ctx: AppContext, files: list[str] | str | None, state: SessionState,
                    series_uid: str | None = None) -> dict[Any, Any]:
-        """Open uploaded (or example) files into the session: a new scan is a new case."""
+        """Open uploaded (or example) files into the session: every upload is a new case.
+
+        The upload box is emptied each time, so the next upload holds only its own files (Gradio's
+        multiple-file box would otherwise add them to these). Raises :class:`ScanNotOpened` when the
+        files cannot be opened: the previous scan is then closed too."""
         if not files:
-            return {}
+            return {self.viewer.series: gr.update()}
         paths = [files] if isinstance(files, str) else list(files)
         try:
             series = viewer.load_files(state, ctx, paths, series_uid or None)
         except MedRegAError as error:
-            raise user_error(error, state.lang) from None
+            close_scan(state, ctx.scans)
+            raise ScanNotOpened(self.closed_updates(state), user_error(error, state.lang)) from None
         if series is not None:
             state.scan_paths = paths
-            return viewer.series_updates(self.viewer, series)
+            return {**viewer.series_updates(self.viewer, series, translator(state.lang)), self.viewer.upload: None}
         return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
-                **chat.cleared(self.chat, state)}
+                **chat.cleared(self.chat, state), self.viewer.upload: None}
+
+    def closed_updates(self, state: SessionState) -> dict[Any, Any]:
+        """Every widget of :meth:`scan_outputs` showing no scan: empty viewer, table and chat."""
+        h = self.viewer
+        return {h.series: gr.update(visible=False, value=None), h.scan_line: "", h.metadata: None, h.upload: None,
+                **self.picture_updates(state, True, True), **chat.cleared(self.chat, state)}
+
+    @staticmethod
+    def opening(open_updates: Callable[[], dict[Any, Any]]) -> Iterator[dict[Any, Any]]:
+        """Event body around :meth:`open_files`: its updates, or, when the files cannot be opened,
+        the page without a scan first and the error toast after it."""
+        try:
+            yield open_updates()
+        except ScanNotOpened as failed:
+            yield failed.updates
+            raise failed.toast from None
 
     def scan_outputs(self) -> set[Any]:
         """Every widget :meth:`open_files` may update."""
         h = self.viewer
         return {h.upload, h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
+
+
+class ScanNotOpened(Exception):
+    """The files could not be opened and the previous scan is closed: ``updates`` show the page
+    without a scan, ``toast`` says why."""
+
+    def __init__(self, updates: dict[Any, Any], toast: gr.Error) -> None:
+        super().__init__(str(toast))
+        self.updates, self.toast = updates, toast
 
 
 def title_text(_: Callable[..., str]) -> str:

@@ -19,6 +19,7 @@ from medrega_core.tasks import RegionRow, box_in_scan, region_rows, to_model
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
 from ui_components.state import Exchange, SessionState
+from ui_components.task_panel import box_name
 
 if TYPE_CHECKING:
     from ui_components.page import Page
@@ -109,18 +110,18 @@ def _model_row(row: RegionRow, _: Translate) -> list[Any]:
 
 
 def table_rows(state: SessionState, _: Translate) -> list[list[Any]]:
-    """The user's boxes on the picture shown, then one row per box of the latest answer (IoU against
-    the first user box)."""
+    """The user's boxes on the picture shown (the one questions are about marked), then one row per
+    box of the latest answer (IoU against the box asked about)."""
     if state.geometry is None:
         return []
     g = state.geometry
-    rows = [[u.label or _("your box {number}", number=i + 1), _("you"), to_model(u.box, g.width, g.height).as_text(),
-             u.box.as_text(), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
+    rows = [[box_name(state, i, _), _("you, asked about") if i == state.asked_box else _("you"),
+             to_model(u.box, g.width, g.height).as_text(), u.box.as_text(), _mm_text(box_in_scan(u.box, g).size_mm), "-"]
             for i, u in enumerate(state.user_boxes)]
     rendering = state.rendering
     if state.parsed is not None and rendering is not None:
         answer_g = rendering.geometry
-        user = state.user_boxes[0].box if state.user_boxes else None
+        user = None if state.asked_box is None else state.user_boxes[state.asked_box].box
         rows += [_model_row(row, _) for row in region_rows(state.parsed, answer_g.width, answer_g.height, answer_g,
                                                           user_box=user)]
     return rows

@@ -36,6 +36,8 @@ class Exchange:
     rendering: Any = None  # medrega_core.intake.Rendering the model was sent
     user_boxes: tuple = ()  # the user's boxes (PixelBox, label) on that picture
     picture: str | None = None
+    asked: str = ""  # what the user asked, in plain words (task, question, box) for the chat
+    speed: tuple[int, float] | None = None  # (tokens generated, model seconds) once finished
 
 
 @dataclass
@@ -69,6 +71,14 @@ class SessionState:
         return None if self.geometry is None else (self.geometry.width, self.geometry.height)
 
     @property
+    def asked_box(self) -> int | None:
+        """Index in ``user_boxes`` of the box a question is about: the selected one, else the last."""
+        if not self.user_boxes:
+            return None
+        selected = self.selected_box
+        return selected if selected is not None and 0 <= selected < len(self.user_boxes) else len(self.user_boxes) - 1
+
+    @property
     def rendering(self) -> Any:
         """The picture the latest answer was about (None before the first question)."""
         return self.exchanges[-1].rendering if self.exchanges else None
@@ -89,6 +99,13 @@ class SessionState:
         self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
         self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
         self.selected_box = None
+
+
+def close_scan(state: SessionState, scans: Any) -> None:
+    """Close the session's scan: the viewer's pictures of it go (``scans`` is the app's ``ScanRegistry``)
+    and so does everything tied to it."""
+    scans.remove(state.scan_token)
+    state.reset_scan()
 
 
 def delete_session(state: SessionState | None, scans: Any = None) -> None:

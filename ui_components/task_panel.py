@@ -23,6 +23,17 @@ from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
 
 LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
+#: DICOM Modality codes of the scans each trained modality phrase describes (others: no judgement).
+MODALITY_CODES = {
+    "chest x-ray": {"CR", "DX", "DR", "RG"}, "x-ray": {"CR", "DX", "DR", "RG", "RF"},
+    "spine x-ray": {"CR", "DX", "DR", "RG"}, "ct": {"CT"}, "mri": {"MR"}, "oct": {"OPT", "OCT"},
+    "mammography": {"MG"},
+}
+#: English prompts whose fixed text names the modality they were trained on (spec A.3, A.8).
+TRAINED_MODALITY = {Task.REPORT.value: "chest x-ray", Task.GROUNDED_REPORT.value: "chest x-ray"}
+
+#: Tasks whose prompt carries a box of the user (or of the answer's region clicked on).
+BOX_TASKS = frozenset({Task.REGION_TO_TEXT.value})
 
 
 @dataclass(frozen=True)
@@ -107,9 +118,9 @@ def prompt_language(task: str, lang: str) -> str:
 
 def request_from_widgets(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                          candidates: str, modality: str) -> TaskRequest:
-    """The typed request for the current widgets, the first user box and the current picture."""
+    """The typed request for the current widgets, the box asked about and the current picture."""
     size = state.picture_size
-    box = state.user_boxes[0].box if state.user_boxes else None
+    box = None if state.asked_box is None else state.user_boxes[state.asked_box].box
     if state.parsed is not None and state.selected_region is not None and state.rendering is not None:
         answer_g = state.rendering.geometry  # the region clicked on, on the picture of its answer
         box = state.parsed.regions[state.selected_region].pixel_boxes(answer_g.width, answer_g.height)[0]
@@ -135,10 +146,50 @@ def language_note(task: str, lang: str, _: Translate) -> str:
              used=_(LANGUAGE_NAMES[used]))
 
 
+def box_name(state: SessionState, index: int, _: Translate) -> str:
+    """How the user's box ``index`` is named on the page: its label, else "your box n"."""
+    return state.user_boxes[index].label or _("your box {number}", number=index + 1)
+
+
+def asked_about(state: SessionState, task: str, _: Translate) -> str:
+    """What a region task asks about: the region of the answer clicked on, or the user's box."""
+    if task not in BOX_TASKS:
+        return ""
+    if state.parsed is not None and state.selected_region is not None:
+        region = state.parsed.regions[state.selected_region]
+        return f"[{state.selected_region + 1}] {region.name or ''}".strip()
+    return "" if state.asked_box is None else box_name(state, state.asked_box, _)
+
+
+def box_note(state: SessionState, task: str, _: Translate) -> str:
+    about = asked_about(state, task, _)
+    return _("The question is about: {box}", box=about) if about else ""
+
+
+def trained_modality(task: str, variant: str | None, lang: str) -> str:
+    """The modality the task's fixed prompt text names (``""`` when it names none)."""
+    if task in TRAINED_MODALITY and prompt_language(task, lang) == "en":
+        return TRAINED_MODALITY[task]
+    preset = PRESETS_BY_KEY.get(variant or "") if task in (Task.DIAGNOSIS.value, Task.REGIONAL_COT.value) else None
+    return preset.modality if preset else ""
+
+
+def modality_note(state: SessionState, task: str, variant: str | None, _: Translate) -> str:
+    """A warning when the prompt says one modality and the scan open is, by its header, another."""
+    trained = trained_modality(task, variant, state.lang)
+    codes = MODALITY_CODES.get(trained.lower())
+    loaded = state.scan.info.modality.upper() if state.scan is not None and state.scan.info.modality else ""
+    if not codes or not loaded or loaded in codes:
+        return ""
+    return _("This prompt was trained on {trained} images, but the scan open is {modality}: MedRegA may answer "
+             "as if it saw {trained}.", trained=trained, modality=loaded)
+
+
 def preview(state: SessionState, *values: Any) -> tuple[str, str]:
     """(exact prompt, note) for the widgets; an incomplete request shows what is missing instead."""
     _ = translator(state.lang)
-    note = language_note(values[0], state.lang, _)
+    note = "\n\n".join(filter(None, [language_note(values[0], state.lang, _), box_note(state, values[0], _),
+                                       modality_note(state, values[0], values[1], _)]))
     try:
         return prompt_for(state, request_from_widgets(state, *values)), note
     except MedRegAError as error:

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
@@ -25,7 +25,7 @@ from medrega_core.render import propose_box
 from medrega_core.tasks import PixelBox
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
-from ui_components.state import SessionState, UserBox
+from ui_components.state import SessionState, UserBox, close_scan
 from ui_components.viewer_data import URL_PREFIX
 
 if TYPE_CHECKING:
@@ -344,18 +344,24 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str], series_ui
         scan = open_scan(paths, series_uid=series_uid)
     except MultipleSeriesError as error:
         return list(error.choices)
-    ctx.scans.remove(state.scan_token)
-    state.reset_scan()
+    close_scan(state, ctx.scans)
     state.scan, state.scan_paths, state.scan_token = scan, list(paths), ctx.scans.add(scan)
     show(state, scan.default_view())
     return None
 
 
-def series_updates(h: ViewerHandles, series: list[Any]) -> dict[Any, Any]:
+def series_label(series: Any, _: Translate) -> str:
+    """How a series is named in the chooser: description, modality, number, image count and date,
+    never its UID (which means nothing to a reader)."""
+    count = _("{count} images", count=series.count) if series.count != 1 else _("1 image")
+    parts = [series.description or _("Series without description"), series.modality,
+             _("series {number}", number=series.number) if series.number else "", count, series.date]
+    return " · ".join(p for p in parts if p)
+
+
+def series_updates(h: ViewerHandles, series: list[Any], _: Translate) -> dict[Any, Any]:
     """Show the series choice (largest first) and ask the user to pick one."""
-    return {h.series: gr.update(
-        visible=True, value=None,
-        choices=[(f"{s.description or s.uid} · {s.modality} · {s.count}", s.uid) for s in series])}
+    return {h.series: gr.update(visible=True, value=None, choices=[(series_label(s, _), s.uid) for s in series])}
 
 
 def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
@@ -379,11 +385,12 @@ def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
 def wire_viewer(page: "Page", ctx: AppContext) -> None:
     h, state_holder = page.viewer, page.state
 
-    def on_files(files: list[str] | None, state: SessionState) -> dict[Any, Any]:
-        return page.open_files(ctx, files, state)
+    def on_files(files: list[str] | None, state: SessionState) -> Iterator[dict[Any, Any]]:
+        yield from page.opening(lambda: page.open_files(ctx, files, state))
 
-    def on_series(uid: str | None, state: SessionState) -> dict[Any, Any]:
-        return page.open_files(ctx, state.scan_paths, state, uid) if uid else {}
+    def on_series(uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
+        # Closing the dropdown without a choice sends no series: nothing changes.
+        yield from page.opening(lambda: page.open_files(ctx, state.scan_paths if uid else None, state, uid))
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
@@ -415,6 +422,7 @@ def wire_viewer(page: "Page", ctx: AppContext) -> None:
         try:
             state.user_boxes = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
                                         str(b.get("label") or "")) for b in boxes or []]
+            state.selected_box = len(state.user_boxes) - 1 if state.user_boxes else None  # the last box given
         except (KeyError, TypeError, ValueError):
             raise plain_error(N_("Boxes are a list of {{xmin, ymin, xmax, ymax, label}} in picture pixels."),
                               state.lang) from None

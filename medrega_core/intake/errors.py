@@ -86,12 +86,18 @@ class SeriesChoice:
         DICOM Modality, e.g. ``"CT"``.
     count:
         Number of image files in the series.
+    number:
+        SeriesNumber as written in the file (may be empty).
+    date:
+        SeriesDate, else StudyDate, as ``YYYY-MM-DD`` (empty when absent or malformed).
     """
 
     uid: str
     description: str
     modality: str
     count: int
+    number: str = ""
+    date: str = ""
 
 
 class MultipleSeriesError(ScanError):

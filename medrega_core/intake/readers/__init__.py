@@ -162,6 +162,21 @@ def _series_uid(part: DicomPart) -> str:
     return str(part.dataset.get("SeriesInstanceUID", "") or "")
 
 
+def _dicom_date(value: object) -> str:
+    """A DICOM DA value (``YYYYMMDD``) as ``YYYY-MM-DD``; empty when absent or malformed."""
+    text = str(value or "").strip()
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else ""
+
+
+def _series_choice(uid: str, group: list[DicomPart]) -> SeriesChoice:
+    """How a series is offered to the user: its own header words, never patient identifiers."""
+    ds = group[0].dataset
+    number = ds.get("SeriesNumber", "")
+    return SeriesChoice(uid, str(ds.get("SeriesDescription", "") or ""), str(ds.get("Modality", "") or ""),
+                        len(group), number=str(number) if number not in (None, "") else "",
+                        date=_dicom_date(ds.get("SeriesDate", "")) or _dicom_date(ds.get("StudyDate", "")))
+
+
 def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: str | None) -> Scan:
     """Pick one series from ``parts`` and open it: one file directly, several as a stack."""
     series: dict[str, list[DicomPart]] = {}
@@ -175,11 +190,7 @@ def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: 
             raise SeriesMismatchError(N_("The series {uid} is not among the files."), uid=series_uid)
         chosen = series[series_uid]
     elif len(series) > 1:
-        choices = [
-            SeriesChoice(uid, str(group[0].dataset.get("SeriesDescription", "") or ""),
-                         str(group[0].dataset.get("Modality", "") or ""), len(group))
-            for uid, group in series.items()
-        ]
+        choices = [_series_choice(uid, group) for uid, group in series.items()]
         raise MultipleSeriesError(sorted(choices, key=lambda c: (-c.count, c.description, c.uid)))
     else:
         chosen = next(iter(series.values()))

@@ -1,0 +1,108 @@
+"""The case and the conversation in a real browser (Chromium + Playwright against the real app):
+a new upload is a new case, a failed upload closes the open one, Ask waits for the next prompt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from app_fixtures import app_url  # noqa: F401  (fixture)
+from conftest import IN_CI
+
+CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT_MS = 60_000
+#: Long enough answers that Ask is seen inactive while one is written.
+APP_MAX_NEW_TOKENS = 48
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str):
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("/usr/bin/chromium is missing; CI must install Debian's chromium package")
+        pytest.skip("/usr/bin/chromium is absent (apt-get install chromium fonts-wqy-microhei)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        tab = browser.new_page(viewport={"width": 1400, "height": 1400})
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(app_url)
+        yield tab
+        browser.close()
+
+
+def upload(page, path: str) -> None:
+    page.locator("#scan-upload input[type=file]").set_input_files([path])
+
+
+def scan_line_says(page, words: str) -> None:
+    page.wait_for_function(f"document.querySelector('#scan-line').innerText.includes({words!r})")
+
+
+def test_a_second_upload_opens_the_new_scan_alone(page) -> None:
+    upload(page, get_testdata_file("CT_small.dcm"))
+    scan_line_says(page, "CT")
+    upload(page, get_testdata_file("MR_small.dcm"))
+    scan_line_says(page, "MR")
+    assert not page.locator("#series-choice").is_visible()
+    assert page.evaluate("window.medregaViewer.state().scanKey") is not None
+    assert "CT_small" not in page.locator("#scan-upload").inner_text()
+
+
+def test_a_failed_upload_leaves_no_scan_open(page, tmp_path: Path) -> None:
+    upload(page, get_testdata_file("CT_small.dcm"))
+    scan_line_says(page, "CT")
+    bad = tmp_path / "random.dcm"
+    bad.write_bytes(os.urandom(4096))
+    upload(page, str(bad))
+    toast = page.locator(".toast-body", has_text="random.dcm").first
+    toast.wait_for()
+    assert "Error" in toast.inner_text()
+    page.wait_for_function("document.querySelector('#scan-line').innerText.trim() === ''")
+    assert "random.dcm" not in page.locator("#scan-upload").inner_text()
+    page.locator("#ask").click()
+    page.locator(".toast-body", has_text="Load a scan first").first.wait_for()
+
+
+def test_ask_is_inactive_until_the_follow_up_prompt_is_shown(page) -> None:
+    upload(page, get_testdata_file("CT_small.dcm"))
+    scan_line_says(page, "CT")
+    page.locator("#task input").click()
+    page.get_by_role("option", name="Free question").click()
+    page.locator("#question textarea").fill("Is there a fracture?")
+    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('fracture')")
+    page.locator("#ask").click()
+    page.wait_for_function("document.querySelector('#ask').disabled")
+    # The moment the answer's speed line shows, click again (as a double-click would).
+    page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
+    page.evaluate("document.querySelector('#ask').click()")
+    page.wait_for_function("!document.querySelector('#ask').disabled")
+    assert "<image>" not in page.locator("#prompt textarea").input_value()
+    page.wait_for_timeout(1500)  # a second question, if one was sent, has been answered or refused by now
+    assert page.locator(".toast-body").filter(has_text="<image>").count() == 0
+    assert page.locator(".toast-body").filter(has_text="must not contain").count() == 0
+
+
+def test_gradios_own_strings_follow_the_language_switch(page, tmp_path: Path) -> None:
+    page.reload()  # a new session, without the earlier tests' toasts
+    footer = "(document.querySelector('footer') || {innerText: ''}).innerText"
+    page.wait_for_function(f"{footer}.includes('Settings')")
+    page.locator("#language").get_by_text("中文").click()
+    page.wait_for_function(f"{footer}.includes('设置') && {footer}.includes('通过 API 使用')")
+    bad = tmp_path / "garbage.dcm"
+    bad.write_bytes(os.urandom(2048))
+    upload(page, str(bad))  # the toast's title and text are Chinese
+    toast = page.locator(".toast-body", has_text="garbage.dcm").first
+    toast.wait_for()
+    title = toast.locator("span.toast-title").first
+    assert title.evaluate("span => getComputedStyle(span).visibility") == "hidden"  # Gradio's English "Error"
+    assert "错误" in title.evaluate("span => getComputedStyle(span, '::before').content")
+    page.locator("#language").get_by_text("English").click()
+    page.wait_for_function(f"{footer}.includes('Settings')")
