@@ -28,7 +28,7 @@ def wait_for_first_output(job, limit: float) -> None:
 def test_stop_ends_a_long_answer_and_the_next_question_runs(app_url: str) -> None:
     client = Client(app_url, verbose=False)
     client.predict([handle_file(get_testdata_file("CT_small.dcm"))], api_name="/load_scan")
-    job = client.submit("", "free", "demo", "Describe everything.", "", "", "", api_name="/ask")
+    job = client.submit(None, "", "free", "demo", "Describe everything.", "", "", "", api_name="/ask")
     wait_for_first_output(job, 60)
     started = time.monotonic()
     client.predict(api_name="/stop")
@@ -37,6 +37,6 @@ def test_stop_ends_a_long_answer_and_the_next_question_runs(app_url: str) -> Non
         time.sleep(0.1)
 
     # The model slot is free again: a new question streams at once.
-    follow = client.submit("", "free", "demo", "Again?", "", "", "", api_name="/ask")
+    follow = client.submit(None, "", "free", "demo", "Again?", "", "", "", api_name="/ask")
     wait_for_first_output(follow, 30)
     client.predict(api_name="/stop")

@@ -14,7 +14,8 @@ from pydicom.data import get_testdata_file
 import app
 from medrega_core.i18n import translate
 from medrega_core.tasks import PixelBox, parse_answer, to_model
-from ui_components.chat import speed_text, stream_answer
+from medrega_core.engine.results import DROPPED_TURNS_NOTE
+from ui_components.chat import messages, speed_text, stream_answer
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
 from ui_components.state import delete_session, Exchange, SessionState, UserBox
@@ -256,3 +257,11 @@ def test_a_closed_session_takes_its_scan_out_of_the_viewers_reach(built) -> None
     assert ctx.scans.picture(token, "axial", 0, 0) is not None
     delete_session(state, ctx.scans)
     assert ctx.scans.get(token) is None and ctx.scans.picture(token, "axial", 0, 0) is None
+
+
+def test_the_chat_says_when_old_follow_ups_were_left_out_of_the_context(built) -> None:
+    state = scan_state(built[0])
+    state.lang = "zh"
+    state.exchanges.append(Exchange("free", "Again?", "Yes.", dropped_turns=3))
+    notes = [m["content"] for m in messages(state) if "3" in str(m["content"]) and m["role"] == "assistant"]
+    assert notes == ["*" + translate(DROPPED_TURNS_NOTE, "zh", count=3) + "*"]

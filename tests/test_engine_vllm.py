@@ -243,7 +243,7 @@ def test_the_app_serves_through_the_server(server: VllmServer, conformance_dir: 
         clients = [Client(url, verbose=False) for _ in range(3)]
         for client in clients:
             client.predict([handle_file(str(conformance_dir / case["image"]))], api_name="/load_scan")
-        jobs = [client.submit(_question(case), "free", "demo", "", "", "", "", api_name="/ask") for client in clients]
+        jobs = [client.submit(None, _question(case), "free", "demo", "", "", "", "", api_name="/ask") for client in clients]
         peak = 0
         while not all(job.done() for job in jobs):
             peak = max(peak, server.requests()[0])

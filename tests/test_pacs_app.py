@@ -88,7 +88,7 @@ def test_download_sr_and_send_to_pacs_after_an_answer(pacs_app: str, pacs: PacsC
     client = Client(pacs_app, verbose=False)
     series = client.predict(pacs.ct_study, api_name="/pacs_series")["value"]
     client.predict(pacs.ct_study, series, api_name="/pacs_open")
-    client.submit("", "text-to-region", "demo", "", "liver", "", "", api_name="/ask").result()
+    client.submit(None, "", "text-to-region", "demo", "", "liver", "", "", api_name="/ask").result()
 
     files = client.predict(False, api_name="/export_sr")
     report = pydicom.dcmread(files[0] if isinstance(files, list) else files)

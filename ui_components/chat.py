@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import gradio as gr
 from PIL import Image
 
+from medrega_core.engine.results import DROPPED_TURNS_NOTE
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.render import palette_hex
@@ -58,12 +59,14 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
 def create_chat(ctx: AppContext) -> ChatHandles:
     t = texts(lambda m, **p: m)
     chatbot = gr.Chatbot(height=360, elem_id="chat", feedback_options=None, **t["chatbot"])
-    answer = gr.HighlightedText(show_legend=False, show_inline_category=False, elem_id="answer", **t["answer"])
+    # The buttons sit right under the fixed-height chat, above the answer that grows as it streams,
+    # so Stop stays where it was.
     with gr.Row():
         ask = gr.Button(variant="primary", elem_id="ask", **t["ask"])
         stop = gr.Button(variant="stop", elem_id="stop", **t["stop"])
         new_chat = gr.Button(elem_id="new-chat", **t["new_chat"])
     speed = gr.Markdown(elem_id="speed", **t["speed"])
+    answer = gr.HighlightedText(show_legend=False, show_inline_category=False, elem_id="answer", **t["answer"])
     return ChatHandles(chatbot, answer, ask, stop, new_chat, speed)
 
 
@@ -94,6 +97,8 @@ def messages(state: SessionState) -> list[dict[str, Any]]:
         out.append({"role": "user", "content": asked_html(exchange, _)})
         if exchange.answer:
             out.append({"role": "assistant", "content": answer_html(exchange.answer)})
+        if exchange.dropped_turns:
+            out.append({"role": "assistant", "content": "*" + _(DROPPED_TURNS_NOTE, count=exchange.dropped_turns) + "*"})
         if exchange.picture:
             out.append({"role": "assistant", "content": {"path": exchange.picture}})
     return out
@@ -193,6 +198,7 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
         state.parsed = parse_answer(exchange.answer)
         regions_panel.save_answer_picture(state, exchange, ctx)
         exchange.speed = (len(finished.output_ids), finished.seconds)
+        exchange.dropped_turns = finished.dropped_turns
         yield {**answer_updates(state, boxes=True), h.speed: last_speed(state, _)}
 
     def answer_updates(state: SessionState, boxes: bool) -> dict[Any, Any]:

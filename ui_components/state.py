@@ -38,6 +38,7 @@ class Exchange:
     picture: str | None = None
     asked: str = ""  # what the user asked, in plain words (task, question, box) for the chat
     speed: tuple[int, float] | None = None  # (tokens generated, model seconds) once finished
+    dropped_turns: int = 0  # oldest follow-ups the engine left out to stay inside the context
 
 
 @dataclass

@@ -396,7 +396,7 @@ def wire_viewer(page: "Page", ctx: AppContext) -> None:
         try:
             adopt_viewer_state(state, evt._data)
         except MedRegAError:
-            return {}  # a stale report (the scan changed meanwhile): the next one will do
+            pass  # a report of a view this scan lacks (it changed meanwhile): the next one will do
         return page.region_updates(state)
 
     def on_select_region(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:

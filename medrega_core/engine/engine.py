@@ -32,7 +32,7 @@ from medrega_core.engine.modeling import (
     quantization_config,
 )
 from medrega_core.engine.preprocess import as_rgb_image, image_key, pixel_values
-from medrega_core.engine.results import GenerationResult
+from medrega_core.engine.results import DROPPED_TURNS_NOTE, GenerationResult  # noqa: F401  (re-exported)
 from medrega_core.engine.settings import EngineSettings, GenerationOptions, SettingsError
 from medrega_core.engine.static_decode import StaticGreedyDecoder
 from medrega_core.engine.tokenizer import MedRegATokenizer
@@ -46,11 +46,6 @@ class GenerationFailedError(EngineError):
     """The model raised while producing an answer."""
 
 
-#: What the chat can say when ``dropped_turns`` > 0 (translate with ``count``).
-DROPPED_TURNS_NOTE = N_(
-    "The conversation no longer fits the model's context: the {count} oldest follow-up question(s) and answer(s) "
-    "were left out. The first question, with the image, is kept."
-)
 
 
 @dataclass(frozen=True)

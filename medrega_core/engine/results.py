@@ -5,6 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medrega_core.errors import N_
+
+#: What the chat can say when ``dropped_turns`` > 0 (translate with ``count``).
+DROPPED_TURNS_NOTE = N_(
+    "The conversation no longer fits the model's context: the {count} oldest follow-up question(s) and answer(s) "
+    "were left out. The first question, with the image, is kept."
+)
+
 
 @dataclass(frozen=True)
 class GenerationResult:
