@@ -243,15 +243,25 @@ def test_the_app_serves_through_the_server(server: VllmServer, conformance_dir: 
         clients = [Client(url, verbose=False) for _ in range(3)]
         for client in clients:
             client.predict([handle_file(str(conformance_dir / case["image"]))], api_name="/load_scan")
-        jobs = [client.submit(None, _question(case), "free", "demo", "", "", "", "", api_name="/ask") for client in clients]
         peak = 0
-        while not all(job.done() for job in jobs):
-            peak = max(peak, server.requests()[0])
-            time.sleep(0.02)
-        answers = [next(o for o in job.result() if isinstance(o, list) and o and isinstance(o[0], dict))[-1]
-                   for job in jobs]
-        assert all(a["role"] == "assistant" and str(a["content"]).strip() for a in answers)
-        assert len({str(a["content"]) for a in answers}) == 1, "the same question got different answers"
+        # Overlap is watched by sampling the server's running count; a busy machine can hide one
+        # round's overlap, so up to three rounds are asked.
+        for round_ in range(3):
+            for client in clients if round_ else ():
+                client.predict(api_name="/new_chat")  # the same first question again
+            jobs = [client.submit(None, _question(case), "free", "demo", "", "", "", "", api_name="/ask")
+                    for client in clients]
+            while not all(job.done() for job in jobs):
+                peak = max(peak, server.requests()[0])
+                time.sleep(0.02)
+            chats = [next(o for o in job.result() if isinstance(o, list) and o and isinstance(o[0], dict)) for job in jobs]
+            # Each answer's text (its picture, the last message, is a file of its own session).
+            answers = [next(m for m in reversed(chat) if m["role"] == "assistant" and "'file'" not in str(m["content"]))
+                       for chat in chats]
+            assert all(str(a["content"]).strip() for a in answers)
+            assert len({str(a["content"]) for a in answers}) == 1, "the same question got different answers"
+            if peak >= 2:
+                break
         assert peak >= 2, "the app sent one answer at a time"
     finally:
         app.terminate()

@@ -16,10 +16,9 @@ import pydicom
 import pytest
 import requests
 from gradio_client import Client
-from PIL import Image
 
 from app_fixtures import REPO_ROOT, free_port, wait_until_ready
-from medrega_core.intake import open_scan, render
+from medrega_core.intake import View, open_scan, picture_values
 from pacs_fixtures import PASSWORD, USER, PacsContent, pacs  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -54,10 +53,16 @@ def search(client: Client, show_identifiers: bool = False, **fields: str) -> tup
                           api_name="/pacs_search")
 
 
-def picture(outputs: tuple) -> np.ndarray:
-    path = next(o for o in outputs if isinstance(o, str) and o.endswith(".png"))
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+def shown_values(app_url: str, outputs: tuple) -> tuple[np.ndarray, dict]:
+    """The values the viewer is given for the picture it opens with (through its data route), and that view."""
+    value = next(o for o in outputs if isinstance(o, dict) and o.get("scan"))
+    scan, view = value["scan"], value["view"]
+    step = view["frame"]
+    reply = requests.get(f"{app_url.rstrip('/')}/{scan['url']}/{view['plane']}/{step}/{view['slice']}", timeout=30)
+    reply.raise_for_status()
+    dtype = {"int16": "<i2", "uint16": "<u2", "float32": "<f4"}[reply.headers["X-Dtype"]]
+    shape = (int(reply.headers["X-Height"]), int(reply.headers["X-Width"]))
+    return np.frombuffer(reply.content, dtype).reshape(shape), view
 
 
 def test_the_panel_lists_studies_and_hides_identifiers(pacs_app: str, pacs: PacsContent) -> None:
@@ -81,7 +86,8 @@ def test_the_panel_opens_a_series_with_the_pixels_of_the_files(pacs_app: str, pa
     metadata = next(o for o in outputs if isinstance(o, dict) and o.get("modality"))
     direct = open_scan([str(p) for p in originals])
     assert metadata["modality"] == direct.info.modality and metadata["num_slices"] == direct.info.num_slices
-    np.testing.assert_array_equal(picture(outputs), render(direct).rgb)
+    values, view = shown_values(pacs_app, outputs)
+    np.testing.assert_array_equal(values, picture_values(direct, View(plane=view["plane"], slice_index=view["slice"])).values)
 
 
 def test_download_sr_and_send_to_pacs_after_an_answer(pacs_app: str, pacs: PacsContent) -> None:
