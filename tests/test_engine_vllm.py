@@ -191,15 +191,21 @@ def test_several_sessions_are_answered_at_once(server: VllmServer, conformance_d
             peak[0] = max(peak[0], server.requests()[0])
             time.sleep(0.02)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    threads = [threading.Thread(target=session, args=(slot,)) for slot in range(len(indices))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    done.set()
-    watcher.join()
+    # The overlap is watched by sampling the server's running count; a busy machine can hide one
+    # round's overlap, so up to three rounds are run.
+    for _round in range(3):
+        done.clear()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        threads = [threading.Thread(target=session, args=(slot,)) for slot in range(len(indices))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done.set()
+        watcher.join()
+        if peak[0] >= 2:
+            break
     assert peak[0] >= 2, "the answers were not generated at the same time"
     assert max(begin for begin, _ in spans.values()) < min(end for _, end in spans.values())
     for slot, index in enumerate(indices):  # batching does not change greedy tokens
