@@ -10,9 +10,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
-from conftest import IN_CI
+from viewer_fixtures import browser  # noqa: F401  (fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 60_000
 #: Long enough answers that Ask is seen inactive while one is written.
 APP_MAX_NEW_TOKENS = 48
@@ -21,21 +20,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str):
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail("/usr/bin/chromium is missing; CI must install Debian's chromium package")
-        pytest.skip("/usr/bin/chromium is absent (apt-get install chromium fonts-wqy-microhei)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        tab = browser.new_page(viewport={"width": 1400, "height": 1400})
-        tab.set_default_timeout(TIMEOUT_MS)
-        tab.goto(app_url)
-        yield tab
-        browser.close()
+def page(browser, app_url: str):
+    tab = browser.new_page(viewport={"width": 1400, "height": 1400})
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(app_url)
+    yield tab
+    tab.close()
 
 
 def upload(page, path: str) -> None:

@@ -14,20 +14,10 @@ from app_fixtures import app_url  # noqa: F401  (fixture)
 from medrega_core.render import palette_color
 from medrega_core.tasks import TASK_TITLES, Task, parse_answer
 from trained_checkpoint import ANSWERS
-from viewer_fixtures import launch_browser, open_app, page_point, screenshot, screen_pixels, upload, viewer_state, wait_rendered
+from viewer_fixtures import browser, open_app, page_point, screenshot, screen_pixels, upload, viewer_state, wait_rendered  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 APP_CHECKPOINT = "trained"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch_browser(playwright)
-        yield instance
-        instance.close()
 
 
 def choose_task(page, task: Task) -> None:

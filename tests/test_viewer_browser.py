@@ -16,22 +16,13 @@ from pydicom.data import get_testdata_file
 from app_fixtures import app_url  # noqa: F401  (fixture)
 from medrega_core.intake import View, Window, open_scan, render
 from medrega_core.render import propose_box
-from viewer_fixtures import (
-    canvas_pixels, ct_series_512, drag, launch_browser, nifti_4d, open_app, page_point, picture_point,
+from viewer_fixtures import (  # noqa: F401  (browser: fixture)
+    browser,
+    canvas_pixels, ct_series_512, drag, nifti_4d, open_app, page_point, picture_point,
     radiograph_3000, screenshot, upload, viewer_state, viewport_centre, wait_rendered,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch_browser(playwright)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,17 @@ def launch_browser(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for a test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = launch_browser(playwright)
+        yield instance
+        instance.close()
+
+
 def uncompressed(ds: pydicom.Dataset) -> pydicom.Dataset:
     """``ds`` with its pixels stored as plain little-endian (series_datasets writes raw pixel bytes)."""
     ds.PixelData = ds.pixel_array.tobytes()
