@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from viewer_fixtures import ct_series_512, drag, launch_browser, open_app, radiograph_3000, upload, viewport_centre  # noqa: E402
+from viewer_fixtures import ct_series_512, launch_browser, open_app, radiograph_3000, upload, viewport_centre  # noqa: E402
 
 #: JavaScript: count the viewer's rendered frames from now on.
 COUNT_FRAMES = """() => {

@@ -196,7 +196,7 @@ def test_a_click_with_the_box_tool_proposes_a_box_around_the_clicked_pixel(page,
 
 
 def test_reformatted_planes_keep_the_window_and_have_their_own_slices(page, series, shots) -> None:
-    state = upload(page, series)
+    upload(page, series)
     page.click("#tool-window")
     x, y = viewport_centre(page)
     drag(page, (x, y), (x + 80, y))

@@ -43,7 +43,6 @@ PRESET_LABELS = {
     "header": N_("From the file"),
     "auto": N_("Automatic"),
 }
-PLANE_LABELS = {"axial": N_("Axial"), "coronal": N_("Coronal"), "sagittal": N_("Sagittal")}
 
 #: What the viewer's own text says (its keys are the bundle's), as English msgids.
 VIEWER_TEXTS = {

@@ -11,7 +11,7 @@ from medrega_core.errors import N_
 from medrega_core.intake.errors import InvalidViewError
 from medrega_core.intake.geometry import SliceGeometry
 from medrega_core.intake.reformat import cut_plane, physical_picture_size, resize_picture
-from medrega_core.intake.scan import Plane, Scan, ScanKind, View
+from medrega_core.intake.scan import Scan, ScanKind, View
 from medrega_core.intake.windowing import CT_PRESETS, Window, WindowPreset, apply_voi_lut, apply_window
 
 __all__ = ["PictureValues", "Rendering", "picture_values", "render", "resolve_window", "window_picture"]
