@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -39,6 +40,27 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"app not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
+@contextlib.contextmanager
+def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``python app.py --checkpoint <checkpoint> --device cpu <args>`` in a subprocess; yields its URL once
+    the model is ready, and stops it afterwards."""
+    port = free_port()
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment.pop("SPACE_ID", None)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--checkpoint", str(checkpoint), "--device", "cpu", "--port", str(port), *args],
+            cwd=REPO_ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def app_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of ``python app.py --checkpoint <tiny or trained> --device cpu`` running in a subprocess.
@@ -49,20 +71,6 @@ def app_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     """
     max_new_tokens = getattr(request.module, "APP_MAX_NEW_TOKENS", 24)
     checkpoint: Path = request.getfixturevalue(f"{getattr(request.module, 'APP_CHECKPOINT', 'tiny')}_checkpoint")
-    port = free_port()
     log = tmp_path_factory.mktemp("app-log") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("SPACE_ID", None)
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--checkpoint", str(checkpoint), "--device", "cpu", "--port", str(port),
-             "--max-new-tokens", str(max_new_tokens)],
-            cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_ready(url, process, log)
+    with running_app(checkpoint, log, "--max-new-tokens", str(max_new_tokens)) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -4,9 +4,6 @@ driven through ``gradio_client``."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +14,7 @@ import pytest
 import requests
 from gradio_client import Client
 
-from app_fixtures import REPO_ROOT, free_port, wait_until_ready
+from app_fixtures import running_app
 from medrega_core.intake import View, open_scan, picture_values
 from pacs_fixtures import PASSWORD, USER, PacsContent, pacs  # noqa: F401  (fixture)
 
@@ -27,23 +24,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pacs_app(pacs: PacsContent, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on the tiny checkpoint, pointed at the test Orthanc (password through the environment)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("pacs-app-log") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-           "MEDREGA_DICOMWEB_PASSWORD": PASSWORD}
-    env.pop("SPACE_ID", None)
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--port", str(port),
-             "--max-new-tokens", "16", "--dicomweb", pacs.orthanc.dicomweb, "--dicomweb-user", USER],
-            cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_ready(url, process, log)
+    with running_app(tiny_checkpoint, log, "--max-new-tokens", "16", "--dicomweb", pacs.orthanc.dicomweb,
+                     "--dicomweb-user", USER, env={"MEDREGA_DICOMWEB_PASSWORD": PASSWORD}) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert "CompressedSamples" not in log.read_text(), "a patient name reached the server log"
 
 
