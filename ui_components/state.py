@@ -54,6 +54,7 @@ class SessionState:
     scan: Any = None  # medrega_core.intake.Scan
     scan_paths: list[str] = field(default_factory=list)
     scan_token: str | None = None  # the viewer's key to the scan's pictures (ui_components.viewer_data)
+    planes: dict | None = None  # per plane: picture size, slices, mm per pixel, letters (fixed per scan)
     view: Any = None  # medrega_core.intake.View shown in the viewer (its window as the viewer last said)
     geometry: Any = None  # medrega_core.intake.SliceGeometry of the picture shown
     view_serial: int = 0  # counts views pushed to the viewer by the server
@@ -98,6 +99,7 @@ class SessionState:
     def reset_scan(self) -> None:
         """Forget everything tied to the previous scan (a new scan starts a new conversation)."""
         self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
+        self.planes = None
         self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
         self.selected_box = None
 

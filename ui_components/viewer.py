@@ -189,7 +189,8 @@ def viewer_texts(_: Translate, lang: str) -> dict[str, str]:
 # ---- what the viewer is told ----
 
 def plane_info(scan: Scan) -> dict[str, dict[str, Any]]:
-    """Per plane: picture size, slice count, mm per pixel and edge letters (from the middle slice)."""
+    """Per plane: picture size, slice count, mm per pixel and edge letters (from the middle slice).
+    It cuts a picture per plane, so it runs once, when the scan opens."""
     info = {}
     for plane in scan.planes:
         cut = picture_values(scan, View(plane=plane))
@@ -204,13 +205,13 @@ def window_value(window: Window | None) -> dict[str, float] | None:
     return None if window is None else {"center": float(window.center), "width": float(window.width)}
 
 
-def scan_descriptor(scan: Scan, token: str, _: Translate) -> dict[str, Any]:
+def scan_descriptor(scan: Scan, token: str, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
     presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
                for name in scan.presets]
     steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
     return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
             "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
-            "planes": plane_info(scan), "steps": steps, "presets": presets,
+            "planes": planes, "steps": steps, "presets": presets,
             "defaultWindow": window_value(scan.default_window)}
 
 
@@ -254,7 +255,7 @@ def viewer_value(state: SessionState, push_view: bool = False, push_boxes: bool 
     boxes = [{"label": u.label, "x1": u.box.x1, "y1": u.box.y1, "x2": u.box.x2, "y2": u.box.y2}
              for u in state.user_boxes]
     value.update({
-        "scan": scan_descriptor(state.scan, state.scan_token, translator(state.lang)),
+        "scan": scan_descriptor(state.scan, state.scan_token, state.planes, translator(state.lang)),
         "view": view_request(state),
         "userBoxes": {"serial": state.boxes_serial, "boxes": boxes},
         "modelBoxes": model_boxes(state),
@@ -345,6 +346,7 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str], series_ui
         return list(error.choices)
     close_scan(state, ctx.scans)
     state.scan, state.scan_paths, state.scan_token = scan, list(paths), ctx.scans.add(scan)
+    state.planes = plane_info(scan)  # fixed per scan: computed once, sent with every viewer value
     show(state, scan.default_view())
     return None
 
