@@ -20,6 +20,8 @@ import pytest
 from PIL import Image
 
 from medrega_core.__main__ import main
+from medrega_core.engine.conversation import TURN_END
+from medrega_core.engine.tokenizer import MedRegATokenizer
 from medrega_core.engine.remote import (
     PromptTokensMismatchError,
     ServedModelMismatchError,
@@ -86,12 +88,23 @@ def slow_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     config["llm_config"].update(hidden_size=1024, intermediate_size=4096, num_hidden_layers=8,
                                 num_attention_heads=8, num_key_value_heads=4)
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    save_file(original_state_dict(config), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    weights = original_state_dict(config)
+    _never_end_the_turn(weights, MedRegATokenizer.from_folder(folder).token_to_id(TURN_END))
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
     server = VllmServer(folder, tmp_path_factory.mktemp("slow-vllm") / "server.log")
     try:
         yield server.start()
     finally:
         server.stop()
+
+
+def _never_end_the_turn(weights: dict, turn_end: int) -> None:
+    """Random weights end an answer after a few dozen tokens on some CPUs and not on others; Stop and a
+    crash must land mid-answer. <|im_end|> gets logit 0, and two rows of opposite sign make one logit
+    positive at every step, so greedy decoding never picks it."""
+    head = weights["language_model.lm_head.weight"]
+    head[turn_end] = 0
+    head[turn_end + 1] = -head[turn_end + 2]
 
 
 def _engine(server: VllmServer, conformance_dir: Path, **options) -> ServerEngine:
