@@ -96,3 +96,21 @@ def test_gradios_own_strings_follow_the_language_switch(page, tmp_path: Path) ->
     assert "错误" in title.evaluate("span => getComputedStyle(span, '::before').content")
     page.locator("#language").get_by_text("English").click()
     page.wait_for_function(f"{footer}.includes('Settings')")
+
+
+def test_the_keyboard_cannot_send_a_second_question_while_one_is_answered(page) -> None:
+    page.reload()  # a new session: its chat holds only this test's questions
+    upload(page, get_testdata_file("CT_small.dcm"))
+    scan_line_says(page, "CT")
+    page.locator("#task input").click()
+    page.get_by_role("option", name="Free question").click()
+    question = page.locator("#question textarea")
+    question.fill("Is there a fracture?")
+    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('fracture')")
+    question.press("Shift+Enter")  # Gradio sends a multi-line box with Shift+Enter
+    page.wait_for_function("document.querySelector('#ask').disabled")
+    for key in ("Shift+Enter", "Enter", "Shift+Enter"):
+        question.press(key)
+    page.wait_for_function("!document.querySelector('#ask').disabled")
+    page.wait_for_timeout(3000)  # a queued second question would have started by now
+    assert page.locator("#chat .message-row.user-row").count() == 1
