@@ -20,7 +20,8 @@ from ui_components.examples import create_examples, wire_examples
 from ui_components.export import create_export, wire_export
 from ui_components.pacs import create_pacs, wire_pacs
 from ui_components.page import (
-    LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS, Page, all_text_outputs, gradio_strings, switch_language, title_text,
+    LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS, Page, all_text_outputs, gradio_strings, remount_drop_zone,
+    switch_language, title_text,
 )
 from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
@@ -74,9 +75,11 @@ def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
         wire_examples(page, ctx)
         if pacs is not None:
             wire_pacs(page, ctx)
-        page.refresh_prompt(language.change(
+        switched = language.change(
             lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
-            all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS))
+            all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS)
+        page.refresh_prompt(switched)
+        remount_drop_zone(switched, page.viewer.upload)
         # Gradio's own strings start in the page's language, not the browser's.
         demo.load(None, [language], None, js=SWITCH_GRADIO_LOCALE_JS)
     demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)

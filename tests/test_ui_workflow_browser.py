@@ -3,6 +3,7 @@ a new upload is a new case, a failed upload closes the open one, Ask waits for t
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def test_gradios_own_strings_follow_the_language_switch(page, tmp_path: Path) ->
     page.wait_for_function(f"{footer}.includes('Settings')")
     page.locator("#language").get_by_text("中文").click()
     page.wait_for_function(f"{footer}.includes('设置') && {footer}.includes('通过 API 使用')")
+    drop_zone = page.locator("#scan-upload")
+    # Gradio's own zh-CN words (the upload is put back into the page after the switch)
+    page.wait_for_function("(document.querySelector('#scan-upload') || {innerText: ''}).innerText"
+                           ".includes('将文件拖放到此处')")
+    assert "Drop File Here" not in drop_zone.inner_text()
     bad = tmp_path / "garbage.dcm"
     bad.write_bytes(os.urandom(2048))
     upload(page, str(bad))  # the toast's title and text are Chinese
@@ -107,10 +113,21 @@ def test_the_keyboard_cannot_send_a_second_question_while_one_is_answered(page) 
     question = page.locator("#question textarea")
     question.fill("Is there a fracture?")
     page.wait_for_function("document.querySelector('#prompt textarea').value.includes('fracture')")
+    # The tiny model answers in a fraction of a second: the question is held on its way to the server
+    # while the keys are pressed, so they are pressed while it is being answered.
+    held = []
+    page.route("**/queue/join*", lambda route: held.append(route))
     question.press("Shift+Enter")  # Gradio sends a multi-line box with Shift+Enter
     page.wait_for_function("document.querySelector('#ask').disabled")
     for key in ("Shift+Enter", "Enter", "Shift+Enter"):
         question.press(key)
+    page.wait_for_timeout(1000)
+    ask_id = page.evaluate("window.gradio_config.dependencies.find(d => d.api_name === 'ask').id")
+    questions_sent = sum(json.loads(request.request.post_data)["fn_index"] == ask_id for request in held)
+    for request in held:
+        request.continue_()
+    page.unroute("**/queue/join*")
     page.wait_for_function("!document.querySelector('#ask').disabled")
-    page.wait_for_timeout(3000)  # a queued second question would have started by now
+    page.wait_for_timeout(2000)
+    assert questions_sent == 1
     assert page.locator("#chat .message-row.user-row").count() == 1

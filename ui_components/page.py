@@ -151,6 +151,15 @@ def switch_language(page: Page, ctx: AppContext, lang: str, state: SessionState)
     return merge_updates(*parts)
 
 
+def remount_drop_zone(switched: Any, upload: gr.File) -> None:
+    """After the language switch, the upload is taken out of the page and put back: Gradio writes its
+    drop-zone words ("Drop File Here") once, when the component mounts, not when the locale changes.
+    The upload is empty whenever a scan is open, so nothing shown is lost."""
+    switched.then(lambda: gr.update(visible=False), None, upload, queue=False, api_name=False,
+                  show_progress="hidden").then(lambda: gr.update(visible=True), None, upload, queue=False,
+                                               api_name=False, show_progress="hidden")
+
+
 def all_text_outputs(page: Page) -> set[Any]:
     """Every widget :func:`switch_language` updates."""
     _ = translator("en")
