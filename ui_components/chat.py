@@ -215,13 +215,14 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
 
     outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
     # Ask is inactive from the click until the prompt shown is the follow-up's (after an answer, an error
-    # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between;
-    # the keyboard (Shift+Enter in the question) is held off by trigger_mode "once" while an answer runs.
+    # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between.
+    # The keyboard (Shift+Enter in the question) is not stopped by the button: trigger_mode "once" on
+    # the answer's event drops its triggers while an answer runs.
     ask_locked = gr.on([h.ask.click, task.question.submit], None, None, None, js=ask_usable_js(False),
-                       queue=False, api_name=False, show_progress="hidden", trigger_mode="once")
+                       queue=False, api_name=False, show_progress="hidden")
     ask_event = ask_locked.then(ask, [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
                       js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=ctx.host.concurrency_limit,
-                      concurrency_id=MODEL_CONCURRENCY_ID,
+                      concurrency_id=MODEL_CONCURRENCY_ID, trigger_mode="once",
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
     for event in (ask_event, h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)):
         page.refresh_prompt(event).then(None, None, None, js=ask_usable_js(True), api_name=False,
