@@ -89,7 +89,7 @@ def slow_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
                                 num_attention_heads=8, num_key_value_heads=4)
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     weights = original_state_dict(config)
-    _never_end_the_turn(weights, MedRegATokenizer.from_folder(folder).token_to_id(TURN_END))
+    _never_end_the_turn(weights, MedRegATokenizer.from_folder(folder))
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
     server = VllmServer(folder, tmp_path_factory.mktemp("slow-vllm") / "server.log")
     try:
@@ -98,13 +98,14 @@ def slow_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
         server.stop()
 
 
-def _never_end_the_turn(weights: dict, turn_end: int) -> None:
+def _never_end_the_turn(weights: dict, tokenizer: MedRegATokenizer) -> None:
     """Random weights end an answer after a few dozen tokens on some CPUs and not on others; Stop and a
-    crash must land mid-answer. <|im_end|> gets logit 0, and two rows of opposite sign make one logit
-    positive at every step, so greedy decoding never picks it."""
+    crash must land mid-answer. <|im_end|> gets logit 0, and two word tokens get rows of opposite sign,
+    so one logit is positive at every step and greedy decoding never picks <|im_end|>."""
     head = weights["language_model.lm_head.weight"]
-    head[turn_end] = 0
-    head[turn_end + 1] = -head[turn_end + 2]
+    head[tokenizer.token_to_id(TURN_END)] = 0
+    first, second = tokenizer.encode("the picture", add_bos=False)[:2]
+    head[first] = -head[second]
 
 
 def _engine(server: VllmServer, conformance_dir: Path, **options) -> ServerEngine:
