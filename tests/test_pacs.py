@@ -106,6 +106,38 @@ def test_get_a_whole_study_takes_its_image_series_only(pacs: PacsContent, tmp_pa
     assert list(written) == [pacs.ct_series] and len(written[pacs.ct_series]) == 4
 
 
+@pytest.mark.parametrize(("lang", "summary"), [("en", "could not be retrieved or decoded"), ("zh", "无法获取或解码")])
+def test_get_writes_every_good_instance_and_names_the_damaged_one(pacs: PacsContent, tmp_path: Path, lang: str,
+                                                                  summary: str) -> None:
+    """Instances carrying command elements are written as valid files; the one damaged on the PACS is named,
+    exit status 3, and the other 19 open with the pixels of their source files."""
+    result = cli("--lang", lang, "pacs", "get", *login(pacs), "--study", pacs.mr_study, "--series", pacs.mr_series,
+                 "--out", str(tmp_path), check=False)
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    assert summary in result.stderr and f"{pacs.damaged_uid}: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2, result.stderr
+    written = json.loads(result.stdout)[pacs.mr_series]
+    assert len(written) == 19
+    for path in written:
+        dataset = pydicom.dcmread(path)  # a DICOM file with its preamble and file meta, not forced
+        assert dataset.file_meta.MediaStorageSOPInstanceUID == dataset.SOPInstanceUID != pacs.damaged_uid
+        assert not [tag for tag in dataset.keys() if tag.group == 0]
+    good = [str(path) for number, path in enumerate(pacs.mr_paths) if number != 6]
+    retrieved, direct = open_scan(written), open_scan(good)
+    assert retrieved.info == direct.info and retrieved.info.num_slices == 19
+    np.testing.assert_array_equal(retrieved.voxels, direct.voxels)
+
+
+def test_the_failed_instance_is_named_with_a_translated_reason(pacs: PacsContent, tmp_path: Path) -> None:
+    from medrega_core.pacs import PacsInstanceError
+
+    retrieval = client(pacs).retrieve_series(pacs.mr_study, pacs.mr_series, tmp_path)
+    assert len(retrieval.paths) == 19 and sorted(tmp_path.iterdir()) == sorted(retrieval.paths)
+    (failed,) = retrieval.failed
+    assert failed.sop_instance_uid == pacs.damaged_uid and isinstance(failed.reason, PacsInstanceError)
+    assert "cannot be decoded" in failed.reason.localized("en") and "无法解码" in failed.reason.localized("zh")
+
+
 def test_a_series_larger_than_the_intake_limit_is_not_kept(pacs: PacsContent, tmp_path: Path) -> None:
     from medrega_core.pacs import PacsSeriesTooLargeError
 

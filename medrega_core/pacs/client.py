@@ -2,7 +2,8 @@
 
 Built on ``dicomweb-client``. Every failure of the server or the network becomes a ``PacsError``
 subclass with a translatable message that names the server (scheme, host and port only, never a
-query: a query may hold a patient ID) and what to do.
+query: a query may hold a patient ID) and what to do. A series is retrieved instance by instance, so
+one instance the PACS cannot send, or sends damaged, is named and left out while the others are kept.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from medrega_core.errors import N_, MedRegAError
-from medrega_core.intake.limits import DEFAULT_LIMITS
+from medrega_core.intake import DEFAULT_LIMITS, CorruptFileError, ScanError, open_scan
 
 __all__ = [
-    "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery",
+    "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery", "SeriesRetrieval", "FailedInstance",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
-    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError", "PacsInstanceError",
 ]
 
 # dicomweb-client logs request URLs at debug level; a search by patient ID puts the ID in the URL.
@@ -67,6 +68,10 @@ class PacsQueryError(PacsError):
 
 class PacsResponseError(PacsError):
     """The PACS answered with an HTTP error other than an authentication failure."""
+
+
+class PacsInstanceError(PacsError):
+    """One instance arrived unreadable as DICOM, or its image data cannot be decoded."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,27 @@ class SeriesSummary:
                 "number": self.number, "num_instances": self.num_instances}
 
 
+@dataclass(frozen=True)
+class FailedInstance:
+    """An instance left out of a retrieval: its SOP Instance UID and why (``reason.localized(lang)``)."""
+
+    sop_instance_uid: str
+    reason: PacsError
+
+
+@dataclass(frozen=True)
+class SeriesRetrieval:
+    """The image files written for one series (``image-0001.dcm``...) and the instances that failed."""
+
+    paths: tuple[Path, ...]
+    failed: tuple[FailedInstance, ...] = ()
+
+
+#: Per-instance failures: the others are still retrieved. Any other ``PacsError`` (server down, login
+#: refused) stops the retrieval, since every further instance would fail the same way.
+_INSTANCE_ERRORS = (PacsInstanceError, PacsResponseError, PacsQueryError)
+
+
 def _value(item: dict[str, Any], keyword: str) -> Any:
     """The first value of ``keyword`` in a DICOM JSON object, or None."""
     element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
@@ -196,6 +222,31 @@ def _check_uid(uid: str) -> str:
 
 def _has_pixels(dataset: Dataset) -> bool:
     return any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+
+def _write_instance(dataset: Dataset, path: Path) -> None:
+    """``dataset`` as a DICOM file. Command elements (group 0000, part of a network message, not of a
+    stored file; some modalities and PACS exports leave them in) and file meta elements inside the data
+    set (group 0002; the file meta is written anew) are dropped: pydicom refuses to write either."""
+    for tag in [tag for tag in dataset.keys() if tag.group in (0x0000, 0x0002)]:
+        del dataset[tag]
+    try:
+        dataset.save_as(path, enforce_file_format=True)
+    except OSError:
+        raise
+    except Exception as error:  # pydicom raises many kinds on values it cannot encode
+        raise PacsInstanceError(N_("The PACS sent an instance that cannot be read as DICOM (damaged on the PACS).")) from error
+
+
+def _check_decodes(path: Path) -> None:
+    """``PacsInstanceError`` when the image data of the file at ``path`` cannot be decoded (damaged or truncated)."""
+    try:
+        open_scan([str(path)])
+    except CorruptFileError as error:
+        raise PacsInstanceError(N_("The image data of this instance cannot be decoded (damaged or truncated on the "
+                                   "PACS).")) from error
+    except ScanError:
+        pass  # a missing decoder or an image over the limits: opening the series says so; the file is kept
 
 
 class PacsClient:
@@ -274,43 +325,61 @@ class PacsClient:
         return sorted(series, key=lambda s: (s.number is None, s.number or 0))
 
     def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path,
-                        max_images: int = DEFAULT_LIMITS.max_files) -> list[Path]:
-        """Download the image instances of one series into ``folder``; their paths.
+                        max_images: int = DEFAULT_LIMITS.max_files) -> SeriesRetrieval:
+        """Download the image instances of one series into ``folder``: the files written and the
+        instances that failed.
 
-        Instances are written as they arrive (``image-0001.dcm``..., never named after
-        identifiers); ``folder`` is created with the first image. Instances without pixel data
-        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``,
-        one with more than ``max_images`` (the intake's file limit) ``PacsSeriesTooLargeError``,
-        after removing what was written.
+        The instances the PACS lists (QIDO-RS) are retrieved one by one (WADO-RS) and written in that
+        order (``image-0001.dcm``..., never named after identifiers); ``folder`` is created with the
+        first image. Instances without pixel data (reports, presentation states) are left out. An
+        instance the PACS answers with an HTTP error for, sends unreadable, or whose image data cannot
+        be decoded is named in ``failed`` and the retrieval goes on. A series with no instance with
+        pixel data raises ``PacsNoImagesError``, one with more than ``max_images`` (the intake's file
+        limit) ``PacsSeriesTooLargeError``, after removing what was written.
         """
         _check_uid(study_uid)
         _check_uid(series_uid)
         folder = Path(folder)
-
-        def download() -> list[Path]:
-            paths: list[Path] = []
-            for dataset in self._client.iter_series(study_uid, series_uid):
+        listed = self._call(lambda: self._client.search_for_instances(study_uid, series_uid, get_remaining=True))
+        paths: list[Path] = []
+        failed: list[FailedInstance] = []
+        for sop_uid in (str(_value(item, "SOPInstanceUID") or "") for item in listed):
+            path = folder / f"image-{len(paths) + 1:04d}.dcm"
+            try:
+                dataset = self._instance(study_uid, series_uid, sop_uid)
                 if not _has_pixels(dataset):
                     continue
                 if len(paths) == max_images:
-                    for path in paths:
-                        path.unlink(missing_ok=True)
+                    for written in paths:
+                        written.unlink(missing_ok=True)
                     raise PacsSeriesTooLargeError(
                         N_("This series has more than {limit} images, more than a scan may hold."), limit=max_images)
                 folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"image-{len(paths) + 1:04d}.dcm"
-                dataset.save_as(path, enforce_file_format=True)
-                paths.append(path)
-            return paths
-
-        paths = self._call(download)
-        if not paths:
+                _write_instance(dataset, path)
+                _check_decodes(path)
+            except _INSTANCE_ERRORS as error:
+                path.unlink(missing_ok=True)
+                failed.append(FailedInstance(sop_uid, error))
+                continue
+            paths.append(path)
+        if not paths and not failed:
             raise PacsNoImagesError(N_("This series on the PACS holds no images."))
-        return paths
+        return SeriesRetrieval(tuple(paths), tuple(failed))
 
-    def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, list[Path]]:
-        """Every image series of a study, each into ``folder/series-NN``; ``{series UID: paths}``."""
-        result: dict[str, list[Path]] = {}
+    def _instance(self, study_uid: str, series_uid: str, sop_uid: str) -> Dataset:
+        """One instance as a data set (pixel data not decoded)."""
+        _check_uid(sop_uid)
+        try:
+            return self._call(lambda: self._client.retrieve_instance(study_uid, series_uid, sop_uid))
+        except PacsError:
+            raise
+        except Exception as error:  # pydicom raises many kinds on damaged data
+            raise PacsInstanceError(
+                N_("The PACS sent an instance that cannot be read as DICOM (damaged on the PACS).")) from error
+
+    def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, SeriesRetrieval]:
+        """Every image series of a study, each into ``folder/series-NN``; ``{series UID: retrieval}``."""
+        result: dict[str, SeriesRetrieval] = {}
         for number, series in enumerate(self.list_series(study_uid), start=1):
             try:
                 result[series.series_uid] = self.retrieve_series(study_uid, series.series_uid,
