@@ -3,7 +3,8 @@
 Each server has its own storage folder and configuration: HTTP on 127.0.0.1 at an unused port,
 basic authentication, no DICOM port, the DICOMweb plugin under ``/dicom-web/``, a Lua filter
 that forbids (HTTP 403) storing anything into the study ``REFUSED_STUDY`` over DICOMweb, to test a
-refused store, and no storage cache, so that a file damaged in its storage folder is served damaged.
+refused store, and retrieving its series whole (their instances one by one are allowed), as a gateway
+may, and no storage cache, so that a file damaged in its storage folder is served damaged.
 Skips when Orthanc is not installed, fails under ``CI=true``.
 """
 
@@ -36,7 +37,12 @@ USER, PASSWORD = "medrega", "orthanc-test-secret"
 REFUSED_STUDY = "1.2.826.0.1.3680043.8.498.99990001"
 REFUSE_LUA = f"""
 function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)
-  return not (method == 'POST' and string.find(uri, '/dicom-web/studies/{REFUSED_STUDY}', 1, true) ~= nil)
+  local study = '/dicom-web/studies/{REFUSED_STUDY}'
+  if method == 'POST' and string.find(uri, study, 1, true) ~= nil then
+    return false
+  end
+  return not (method == 'GET' and string.find(uri, study .. '/series/', 1, true) ~= nil
+              and string.find(uri, '/instances', 1, true) == nil)
 end
 """
 
@@ -139,6 +145,16 @@ def write_with_command_elements(dataset: pydicom.Dataset, path: Path) -> None:
     path.write_bytes(b"\0" * 128 + b"DICM" + meta.getvalue() + body.getvalue())
 
 
+def blank_vr(path: Path, keyword: str) -> None:
+    """Overwrite the VR of the element ``keyword`` in an explicit VR little endian file with two zero bytes, as
+    a faulty anonymiser may write it: DCMTK (and so Orthanc) reads past it, pydicom stops reading there."""
+    data = bytearray(path.read_bytes())
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    at = data.index((tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little"), 132)
+    data[at + 4:at + 6] = b"\0\0"
+    path.write_bytes(bytes(data))
+
+
 def start_orthanc(folder: Path) -> Orthanc:
     require_orthanc()
     server = Orthanc(folder, free_port())
@@ -148,10 +164,11 @@ def start_orthanc(folder: Path) -> Orthanc:
 
 @dataclass(frozen=True)
 class PacsContent:
-    """What the test Orthanc holds: a CT series (4 slices), a radiograph, a study without images, and an MR
-    series of 20 slices whose first two carry command elements ((0000,0000) CommandGroupLength, the first
-    also (0000,0002) AffectedSOPClassUID) and whose slice 7 is damaged in Orthanc's storage (its file lost
-    its last 3000 bytes: the header reads, the pixel data are cut short)."""
+    """What the test Orthanc holds: a CT series (4 slices), a radiograph, a study without images, a CT study
+    whose series are not sent whole, and an MR series of 20 slices whose first two carry command elements
+    ((0000,0000) CommandGroupLength, the first also (0000,0002) AffectedSOPClassUID) and two of which are
+    damaged: slice 7 in Orthanc's storage (its file lost its last 3000 bytes: the header reads, the pixel
+    data are cut short) and slice 13 with a blank VR in its study date (pydicom reads no further)."""
 
     orthanc: Orthanc
     ct_paths: list[Path]
@@ -165,7 +182,7 @@ class PacsContent:
     mr_paths: list[Path]
     mr_study: str
     mr_series: str
-    damaged_uid: str
+    damaged_uids: tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +212,13 @@ def pacs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PacsContent]:
         mr_paths = [files / "mr" / f"mr-{number:02d}.dcm" for number in range(1, 21)]
         for dataset, path in zip(mr, mr_paths):
             write_with_command_elements(dataset, path)
+        blank_vr(mr_paths[12], "StudyDate")
         mr_ids = [server.upload(path) for path in mr_paths]
         server.cut_stored_file(mr_ids[6], mr_paths[6].stat().st_size - 3000)
         cr = pydicom.dcmread(cr_path, stop_before_pixels=True)
         yield PacsContent(server, ct_paths, str(ct[0].StudyInstanceUID), str(ct[0].SeriesInstanceUID), cr_path,
                           str(cr.StudyInstanceUID), str(cr.SeriesInstanceUID), refused_paths,
                           str(plan.StudyInstanceUID), mr_paths, str(mr[0].StudyInstanceUID),
-                          str(mr[0].SeriesInstanceUID), str(mr[6].SOPInstanceUID))
+                          str(mr[0].SeriesInstanceUID), (str(mr[6].SOPInstanceUID), str(mr[12].SOPInstanceUID)))
     finally:
         server.stop()
