@@ -126,7 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     find.add_argument("--show-identifiers", action="store_true", help="include patient name and ID")
     find.set_defaults(func=_find)
 
-    get = commands.add_parser("get", help="retrieve a series (or a whole study) with WADO-RS into a folder")
+    get = commands.add_parser("get", help="retrieve a series (or a whole study) with WADO-RS into a folder; "
+                                             "exits 3 when some instances could not be retrieved or decoded")
     _add_connection(get)
     get.add_argument("--study", required=True, help="Study Instance UID")
     get.add_argument("--series", default=None, help="Series Instance UID (default: every image series)")
