@@ -146,17 +146,16 @@ def speed_text(tokens: int, seconds: float, _: Translate) -> str:
 def wire_chat(h: ChatHandles, ctx: AppContext, links: PageLinks) -> list[Any]:
     """Wire ask, stop and new conversation; returns the events after which the prompt must be rebuilt
     (a follow-up's prompt has no ``<image>``)."""
-    task = links.task
-
-    def ask(reported: dict[str, Any] | None, state: SessionState, prompt: str, task_id: str,
+    def ask(viewer_state: dict[str, Any] | None, state: SessionState, prompt: str, task: str,
             variant: str | None, question: str, objects: str, candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
+        # The parameter names are the /ask endpoint's (docs/APP.md); the viewer's report comes first.
         _ = translator(state.lang)
         try:
             state.engine = ctx.host.require()
-            viewer.adopt_viewer_state(state, reported)
-            answer = state.ask(task_id, question=question or "", objects=objects or "", candidates=candidates or "",
+            viewer.adopt_viewer_state(state, viewer_state)
+            answer = state.ask(task, question=question or "", objects=objects or "", candidates=candidates or "",
                                modality=modality or "", variant=variant or "", box=task_panel.region_box(state),
-                               prompt=prompt or "", asked=asked_words(state, task_id, question, objects, candidates, _))
+                               prompt=prompt or "", asked=asked_words(state, task, question, objects, candidates, _))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
         state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
@@ -194,9 +193,9 @@ def wire_chat(h: ChatHandles, ctx: AppContext, links: PageLinks) -> list[Any]:
     # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between.
     # The keyboard (Shift+Enter in the question) is not stopped by the button: trigger_mode "once" on
     # the answer's event drops its triggers while an answer runs.
-    ask_locked = gr.on([h.ask.click, task.question.submit], None, None, None, js=ask_usable_js(False),
+    ask_locked = gr.on([h.ask.click, links.task.question.submit], None, None, None, js=ask_usable_js(False),
                        queue=False, api_name=False, show_progress="hidden")
-    ask_event = ask_locked.then(ask, [links.viewer_state, links.state, task.prompt, *task.inputs], outputs,
+    ask_event = ask_locked.then(ask, [links.viewer_state, links.state, links.task.prompt, *links.task.inputs], outputs,
                       js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=ctx.host.concurrency_limit,
                       concurrency_id=MODEL_CONCURRENCY_ID, trigger_mode="once",
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture

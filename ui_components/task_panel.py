@@ -98,13 +98,14 @@ def create_task_panel(ctx: AppContext) -> TaskHandles:
     variant = gr.Dropdown(value=task_variants(Task.REGION_TO_TEXT.value)[0], elem_id="variant",
                           allow_custom_value=True,
                           **t["variant"])
-    question = gr.Textbox(lines=2, elem_id="question", **t["question"])
+    # Empty values, not None: the API clients then treat these inputs as optional (docs/APP.md).
+    question = gr.Textbox("", lines=2, elem_id="question", **t["question"])
     with gr.Row():
-        objects = gr.Textbox(elem_id="objects", **t["objects"])
-        candidates = gr.Textbox(elem_id="candidates", **t["candidates"])
-        modality = gr.Textbox(elem_id="modality", **t["modality"])
+        objects = gr.Textbox("", elem_id="objects", **t["objects"])
+        candidates = gr.Textbox("", elem_id="candidates", **t["candidates"])
+        modality = gr.Textbox("", elem_id="modality", **t["modality"])
     note = gr.Markdown(elem_id="task-note")
-    prompt = gr.Textbox(lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
+    prompt = gr.Textbox("", lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
     return TaskHandles(task, variant, question, objects, candidates, modality, note, prompt)
 
 
@@ -190,9 +191,9 @@ def wire_task_panel(h: TaskHandles, ctx: AppContext, state_holder: gr.State) -> 
         return {h.variant: gr.update(choices=variant_choices(task, translator(state.lang)),
                                      value=task_variants(task)[0])}
 
-    def on_inputs(state: SessionState, task_id: str, variant: str | None, question: str, objects: str,
+    def on_inputs(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                   candidates: str, modality: str) -> dict[Any, Any]:
-        prompt, note = preview(state, task_id, variant, question, objects, candidates, modality)
+        prompt, note = preview(state, task, variant, question, objects, candidates, modality)
         return {h.prompt: prompt, h.note: note}
 
     h.task.change(on_task, [h.task, state_holder], {h.variant}, api_name=False, show_progress="hidden")

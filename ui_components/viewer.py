@@ -373,9 +373,9 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
     def on_files(files: list[str] | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         yield from opening(lambda: links.open_files(files, state))
 
-    def on_series(uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
+    def on_series(series_uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         # Closing the dropdown without a choice sends no series: nothing changes.
-        yield from opening(lambda: links.open_files(state.pending_paths if uid else None, state, uid))
+        yield from opening(lambda: links.open_files(state.pending_paths if series_uid else None, state, series_uid))
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
@@ -390,11 +390,11 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
             state.selected_region = region
         return links.picture_updates(state)
 
-    def on_api_view(state: SessionState, request: dict[str, Any] | None) -> dict[Any, Any]:
+    def on_api_view(state: SessionState, view: dict[str, Any] | None) -> dict[Any, Any]:
         if state.scan is None:
             raise plain_error(N_("Load a scan first."), state.lang)
         try:
-            state.set_view(parse_api_view(state, request))
+            state.set_view(parse_api_view(state, view))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
         except (TypeError, ValueError):
