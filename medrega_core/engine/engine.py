@@ -19,7 +19,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from medrega_core.engine.base import HistoryFit, PromptFormat, RunFacts, StreamingEngine  # noqa: F401  (HistoryFit re-exported)
+from medrega_core.engine.base import PromptFormat, RunFacts, StreamingEngine
 from medrega_core.engine.cache import FeatureCache
 from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, num_image_tokens, weight_files
 from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END
