@@ -18,6 +18,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from conftest import REPO_ROOT
+from pacs_fixtures import PASSWORD, USER, PacsContent, pacs  # noqa: F401  (fixture)
 from medrega_core.engine import EngineSettings, MedRegAEngine
 from medrega_core.intake import View
 from medrega_core.session import AnswerUpdate, Exchange, NoEngineError, NoScanError, Session, UserBox
@@ -151,6 +152,20 @@ def test_opening_a_file_that_fails_closes_the_open_case(engine: MedRegAEngine, t
     assert session.scan is None and session.user_boxes == [] and session.exchanges == [] and session.view is None
     session.open([MR])
     assert session.scan.info.modality == "MR" and session.scan_paths == [MR] and session.exchanges == []
+
+
+def test_a_pacs_series_opens_as_a_case_and_is_asked_about(engine: MedRegAEngine, pacs: PacsContent,
+                                                          tmp_path: Path) -> None:
+    from medrega_core.pacs import PacsClient, PacsSettings
+
+    session = Session(engine)
+    client = PacsClient(PacsSettings(pacs.orthanc.dicomweb, USER, PASSWORD))
+    session.open_pacs_series(client, pacs.ct_study, pacs.ct_series, tmp_path)
+    assert session.scan.num_slices("axial") == 4 and all(Path(p).parent == tmp_path for p in session.scan_paths)
+    session.set_view(View(slice_index=2))
+    session.set_boxes([BOX])
+    last = list(session.ask(Task.REGION_TO_TEXT))[-1]
+    assert last.text == ANSWERS[Task.REGION_TO_TEXT] and session.exchanges[-1].rendering.view.slice_index == 2
 
 
 def test_the_view_and_the_box_asked_about_are_the_sessions(engine: MedRegAEngine) -> None:
