@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from medrega_core.engine.base import stream_answer
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import normalize_language, translate, translator
-from medrega_core.engine.base import stream_answer
 from ui_components import chat, examples, export, pacs, regions, status, task_panel, viewer
 from ui_components.chat import ChatHandles
 from ui_components.context import AppContext
