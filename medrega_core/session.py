@@ -430,9 +430,10 @@ class Session:
 
     def export(self, folder: str | os.PathLike, include_identifiers: bool = False,
                selected_region: int | None = None) -> ExportFiles:
-        """Write the latest exchange as PNG, JSON and Markdown into ``folder``
-        (:func:`medrega_core.export.write_bundle`); identifiers stay out unless asked for."""
+        """Write the latest exchange as PNG, JSON and Markdown into ``folder`` (created if needed;
+        :func:`medrega_core.export.write_bundle`); identifiers stay out unless asked for."""
         record = self.export_record(include_identifiers)
+        Path(folder).mkdir(parents=True, exist_ok=True)
         return write_bundle(record, Path(folder), self.answer_picture(selected_region=selected_region))
 
 
