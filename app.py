@@ -13,21 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from medrega_core.i18n import translator
-from ui_components.chat import create_chat, wire_chat
 from ui_components.context import AppContext, ServerOptions
-from ui_components.examples import create_examples, wire_examples
-from ui_components.export import create_export, wire_export
-from ui_components.pacs import create_pacs, wire_pacs
-from ui_components.page import (
-    LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS, Page, all_text_outputs, gradio_strings, remount_drop_zone,
-    switch_language, title_text,
-)
-from ui_components.regions import create_regions, wire_regions
-from ui_components.state import SessionState, delete_session
-from ui_components.status import create_status, wire_status
-from ui_components.task_panel import create_task_panel, wire_task_panel
-from ui_components.viewer import create_viewer, wire_viewer
+from ui_components.page import SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
 from ui_components.viewer_data import ROUTE
 
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
@@ -44,44 +31,9 @@ CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {m
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
     """Lay out the panels, wire their events, and return the (not yet launched) Blocks and its page."""
     with gr.Blocks(title="MedRegA Workbench", delete_cache=(UPLOAD_TTL_SECONDS, UPLOAD_TTL_SECONDS)) as demo:
-        state = gr.State(SessionState(), delete_callback=lambda session: delete_session(session, ctx.scans))
-        with gr.Row(equal_height=True):
-            title = gr.Markdown(title_text(translator("en")), elem_id="title")
-            language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="language", scale=0,
-                                min_width=220, container=False)
-        status = create_status(ctx)
-        with gr.Row():
-            with gr.Column(scale=6):
-                pacs = create_pacs(ctx) if ctx.options.dicomweb_url else None
-                viewer = create_viewer(ctx)
-            with gr.Column(scale=5):
-                task = create_task_panel(ctx)
-                chat = create_chat(ctx)
-                regions = create_regions(ctx)
-        with gr.Row():
-            with gr.Column():
-                export = create_export(ctx)
-            with gr.Column():
-                examples = create_examples(ctx)
-        refresh_prompt = wire_task_panel(task, ctx, state)
-        page = Page(state, language, title, status, viewer, regions, task, chat, export, examples, refresh_prompt,
-                    pacs)
-        wire_status(status, ctx, state)
-        wire_viewer(page, ctx)
-        wire_regions(page, ctx)
-        for event in wire_chat(page, ctx):
-            refresh_prompt(event)
-        wire_export(export, ctx, state)
-        wire_examples(page, ctx)
-        if pacs is not None:
-            wire_pacs(page, ctx)
-        switched = language.change(
-            lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
-            all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS)
-        page.refresh_prompt(switched)
-        remount_drop_zone(switched, page.viewer.upload)
+        page = create_page(ctx)
         # Gradio's own strings start in the page's language, not the browser's.
-        demo.load(None, [language], None, js=SWITCH_GRADIO_LOCALE_JS)
+        demo.load(None, [page.language], None, js=SWITCH_GRADIO_LOCALE_JS)
     demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
     return demo, page
 

@@ -49,6 +49,26 @@ def test_api_lists_named_endpoints(app_url: str) -> None:
     assert {"/load_scan", "/set_view", "/set_boxes", "/ask", "/stop", "/export", "/set_language"} <= set(endpoints)
 
 
+def test_scripts_pass_the_documented_parameter_names_as_keywords(app_url: str) -> None:
+    """docs/APP.md, "API": the names ``view_api`` shows are the handlers', and optional inputs may be left out."""
+    client = Client(app_url, verbose=False)
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = {name: [p["parameter_name"] for p in endpoints[name]["parameters"]]
+             for name in ("/ask", "/preview_prompt", "/set_view", "/set_boxes", "/choose_series", "/export")}
+    assert names == {
+        "/ask": ["viewer_state", "prompt", "task", "variant", "question", "objects", "candidates", "modality"],
+        "/preview_prompt": ["task", "variant", "question", "objects", "candidates", "modality"],
+        "/set_view": ["view"], "/set_boxes": ["boxes"], "/choose_series": ["series_uid"],
+        "/export": ["include_identifiers"]}
+    client.predict(files=[handle_file(CT)], api_name="/load_scan")
+    client.predict(view={"plane": "axial", "preset": "bone"}, api_name="/set_view")
+    client.predict(boxes=[{"xmin": 30, "ymin": 40, "xmax": 70, "ymax": 90, "label": "lesion"}], api_name="/set_boxes")
+    previewed = client.predict(task="region-to-text", api_name="/preview_prompt")  # the prompt and the note
+    assert any("<box>" in text for text in previewed) and "The question is about: lesion" in previewed
+    outputs = client.submit(viewer_state=None, task="free", question="What is shown?", api_name="/ask").result()
+    assert [m["role"] for m in chat_of(outputs)][:2] == ["user", "assistant"]
+
+
 def test_the_status_is_right_on_first_paint(app_url: str) -> None:
     """The page as built must not carry a stale "Loading the model: 0%": its load event says where the model is."""
     import httpx

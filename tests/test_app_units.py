@@ -15,12 +15,14 @@ import app
 from medrega_core.i18n import translate
 from medrega_core.tasks import PixelBox, parse_answer, to_model
 from medrega_core.engine.results import DROPPED_TURNS_NOTE
-from ui_components.chat import messages, speed_text, stream_answer
+from medrega_core.engine.base import stream_answer
+from ui_components.chat import messages, speed_text
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
 from ui_components.state import delete_session, Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
-from ui_components.viewer import ctx_propose, load_files, render_for_model
+from ui_components.links import opening
+from ui_components.viewer import ctx_propose, load_files
 
 CT = get_testdata_file("CT_small.dcm")
 MR = get_testdata_file("MR_small.dcm")
@@ -75,7 +77,7 @@ def test_a_follow_up_preview_has_no_image_and_asks_about_the_selected_region(bui
     state = scan_state(built[0])
     answer = "<ref>liver</ref><box>[[100, 100, 300, 300]]</box> and <ref>spleen</ref><box>[[600, 500, 900, 800]]</box>"
     state.exchanges.append(Exchange("text-to-region", "<image>\nPlease locate the liver.", answer,
-                                    rendering=render_for_model(state)))
+                                    rendering=state.render_view()))
     state.parsed = parse_answer(answer)
     state.selected_region = 1  # the viewer reports a click on the spleen's box
     prompt, note = preview(state, "region-to-text", "demo", "", "", "", "")
@@ -134,7 +136,7 @@ def test_a_failed_upload_closes_the_open_scan_before_saying_why(built, tmp_path:
     token = state.scan_token
     bad = tmp_path / "random.dcm"
     bad.write_bytes(np.random.default_rng(5).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    events = page.opening(lambda: page.open_files(ctx, [str(bad)], state))
+    events = opening(lambda: page.open_files(ctx, [str(bad)], state))
     closed = next(events)
     assert state.scan is None and state.user_boxes == [] and state.exchanges == [] and ctx.scans.get(token) is None
     assert closed[page.viewer.viewer]["scan"] is None and closed[page.viewer.upload] is None
@@ -147,9 +149,9 @@ def test_a_failed_upload_closes_the_open_scan_before_saying_why(built, tmp_path:
 def test_each_upload_empties_the_upload_box_so_the_next_one_is_a_new_case(built) -> None:
     ctx, page = built
     state = SessionState()
-    first = run_event(page.opening(lambda: page.open_files(ctx, [CT], state)))[-1]
+    first = run_event(opening(lambda: page.open_files(ctx, [CT], state)))[-1]
     assert first[page.viewer.upload] is None and state.scan.info.modality == "CT"
-    second = run_event(page.opening(lambda: page.open_files(ctx, [MR], state)))[-1]
+    second = run_event(opening(lambda: page.open_files(ctx, [MR], state)))[-1]
     assert second[page.viewer.upload] is None and state.scan.info.modality == "MR" and state.scan_paths == [MR]
 
 
@@ -187,16 +189,15 @@ def test_region_to_text_asks_about_the_selected_box_and_says_which(built) -> Non
 
 def test_a_prompt_left_over_from_before_the_answer_is_not_sent_as_a_follow_up(built) -> None:
     from medrega_core.tasks import build_prompt
-    from ui_components.chat import chosen_prompt
     from ui_components.task_panel import request_from_widgets
 
     state = scan_state(built[0])
     request = request_from_widgets(state, "free", "demo", "Is there a fracture?", "", "", "")
     stale = build_prompt(request)
-    assert chosen_prompt(state, request, stale) == stale  # the first question: sent as shown
-    state.exchanges.append(Exchange("free", stale, "No.", rendering=render_for_model(state)))
-    assert chosen_prompt(state, request, stale) == "Is there a fracture?"
-    assert chosen_prompt(state, request, "My own words") == "My own words"  # an expert's edit stays
+    assert state.prompt_to_send(request, stale) == stale  # the first question: sent as shown
+    state.exchanges.append(Exchange("free", stale, "No.", rendering=state.render_view()))
+    assert state.prompt_to_send(request, stale) == "Is there a fracture?"
+    assert state.prompt_to_send(request, "My own words") == "My own words"  # an expert's edit stays
 
 
 def test_the_chat_shows_plain_words_and_answers_without_markup(built) -> None:
@@ -219,7 +220,7 @@ def test_the_chat_shows_plain_words_and_answers_without_markup(built) -> None:
 def test_the_speed_line_follows_the_language_switch(built) -> None:
     ctx, page = built
     state = scan_state(ctx)
-    state.exchanges.append(Exchange("free", "<image>\nHi", "Hello", rendering=render_for_model(state), speed=(20, 2.0)))
+    state.exchanges.append(Exchange("free", "<image>\nHi", "Hello", rendering=state.render_view(), speed=(20, 2.0)))
     assert switch_language(page, ctx, "zh", state)[page.chat.speed]["value"] == "2.0 秒生成 20 个词元（10.0 词元/秒）"
     assert switch_language(page, ctx, "en", state)[page.chat.speed]["value"] == "20 tokens in 2.0 s (10.0 tokens/s)"
 

@@ -104,8 +104,9 @@ def _write_tokenizer_files(folder: Path, sp_size: int) -> None:
     (folder / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2), encoding="utf-8")
 
 
-def original_config(vocab_size: int) -> dict:
-    """The ``config.json`` of the tiny checkpoint, in the original InternVL-Chat layout."""
+def original_config(vocab_size: int, text_heads: int = TEXT_HEADS) -> dict:
+    """The ``config.json`` of the tiny checkpoint, in the original InternVL-Chat layout (``text_heads``:
+    attention heads of the language model, of ``TEXT_HIDDEN // text_heads`` dimensions each)."""
     return {
         "architectures": ["InternVLChatModel"],
         "model_type": "internvl_chat",
@@ -144,8 +145,8 @@ def original_config(vocab_size: int) -> dict:
             "hidden_size": TEXT_HIDDEN,
             "intermediate_size": TEXT_HIDDEN * 2,
             "num_hidden_layers": TEXT_LAYERS,
-            "num_attention_heads": TEXT_HEADS,
-            "num_key_value_heads": TEXT_KV_HEADS,
+            "num_attention_heads": text_heads,
+            "num_key_value_heads": min(TEXT_KV_HEADS, text_heads),
             "hidden_act": "silu",
             "max_position_embeddings": 2048,
             "rms_norm_eps": 1e-5,
@@ -225,15 +226,16 @@ def original_state_dict(config: dict) -> dict[str, torch.Tensor]:
     return state
 
 
-def make_tiny_checkpoint(folder: Path, extra_corpus: str = "") -> Path:
+def make_tiny_checkpoint(folder: Path, extra_corpus: str = "", text_heads: int = TEXT_HEADS) -> Path:
     """Write the tiny checkpoint into ``folder`` (created if needed) and return ``folder``.
 
     ``extra_corpus``: more tokenizer training text (lines), so that words a test needs get their own pieces.
+    ``text_heads``: see :func:`original_config`.
     """
     folder.mkdir(parents=True, exist_ok=True)
     sp_size = _train_tokenizer(folder, extra_corpus)
     _write_tokenizer_files(folder, sp_size)
-    config = original_config(vocab_size=sp_size + len(ADDED_TOKENS))
+    config = original_config(vocab_size=sp_size + len(ADDED_TOKENS), text_heads=text_heads)
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_file(original_state_dict(config), str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

@@ -40,7 +40,7 @@ from medrega_core.engine import EngineSettings, MedRegAEngine
 from medrega_core.engine.modeling import original_layout_mapping
 from medrega_core.engine.preprocess import pixel_values
 from medrega_core.tasks import ModelBox, PixelBox, Task, TaskRequest, build_prompt, to_model
-from tiny_checkpoint import IMAGE_SIZE, make_tiny_checkpoint
+from tiny_checkpoint import IMAGE_SIZE, TEXT_HEADS, make_tiny_checkpoint
 
 SEED = 2024
 #: Names put in the questions (the answers do not depend on them).
@@ -184,14 +184,16 @@ def original_state_dict(engine: MedRegAEngine, original_keys: list[str]) -> dict
     return state
 
 
-def make_trained_checkpoint(folder: Path) -> Path:
+def make_trained_checkpoint(folder: Path, text_heads: int = TEXT_HEADS) -> Path:
     """Write the trained tiny checkpoint into ``folder`` (original layout) and return ``folder``.
 
-    The training losses are kept in ``training.json`` beside the weights.
+    The training losses are kept in ``training.json`` beside the weights. ``text_heads``: the language
+    model's attention heads (vLLM's CPU attention has no kernel for the default's 16-wide heads; 2 heads
+    of 32 serve there).
     """
     from safetensors import safe_open
 
-    make_tiny_checkpoint(folder, extra_corpus=TOKENIZER_CORPUS)
+    make_tiny_checkpoint(folder, extra_corpus=TOKENIZER_CORPUS, text_heads=text_heads)
     weights = folder / "model.safetensors"
     with safe_open(str(weights), "pt") as handle:
         original_keys = list(handle.keys())

@@ -1,38 +1,35 @@
 """Chat panel: ask, stream the answer with history, stop; region names coloured like their boxes.
 
-The ask handler is an adapter: widgets -> :class:`TaskRequest` -> exact prompt -> one streaming
-engine call; each partial answer is parsed by :func:`medrega_core.tasks.parse_answer` and the
-annotated picture is redrawn when a new box arrives.
+The ask handler is an adapter: the viewer's report and the task widgets go to the session
+(:meth:`medrega_core.session.Session.ask`), which renders the view, builds the prompt, streams the
+answer and parses it; the panel shows each update, redrawing the viewer and the table when a new
+box arrives, and saves the answer's picture when it is done.
 """
 
 from __future__ import annotations
 
 import html
-import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import gradio as gr
-from PIL import Image
 
 from medrega_core.engine.results import DROPPED_TURNS_NOTE
-from medrega_core.errors import N_, MedRegAError
+from medrega_core.errors import MedRegAError
 from medrega_core.i18n import translator
 from medrega_core.render import palette_hex
-from medrega_core.tasks import TASK_TITLES, Task, answer_segments, build_prompt, parse_answer
+from medrega_core.tasks import TASK_TITLES, Task, answer_segments, parse_answer
 from ui_components import regions as regions_panel
 from ui_components import task_panel, viewer
 from ui_components.context import MODEL_CONCURRENCY_ID, AppContext
-from ui_components.labels import Texts, Translate, plain_error, user_error
+from ui_components.labels import Texts, Translate, user_error
+from ui_components.links import PageLinks
 from ui_components.state import Exchange, SessionState
 
 #: The shortest time between two streamed updates: a browser redraws the chat in tens of ms, so
 #: sending every token makes it fall behind the model (issue 10: 3 s of generation shown in 8 s).
 STREAM_INTERVAL_SECONDS = 0.08
-
-if TYPE_CHECKING:  # the engine (torch) is imported only when the model loads
-    from medrega_core.engine import GenerationResult
 
 
 @dataclass(frozen=True)
@@ -146,112 +143,71 @@ def speed_text(tokens: int, seconds: float, _: Translate) -> str:
              rate=f"{tokens / seconds:.1f}")
 
 
-def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
+def wire_chat(h: ChatHandles, ctx: AppContext, links: PageLinks) -> list[Any]:
     """Wire ask, stop and new conversation; returns the events after which the prompt must be rebuilt
     (a follow-up's prompt has no ``<image>``)."""
-    h, task, viewer_h = page.chat, page.task, page.viewer
-    stream_on_gpu = ctx.on_gpu(stream_answer)
-
-    def ask(reported: dict[str, Any] | None, state: SessionState, prompt_text: str, task_id: str,
+    def ask(viewer_state: dict[str, Any] | None, state: SessionState, prompt: str, task: str,
             variant: str | None, question: str, objects: str, candidates: str, modality: str) -> Iterator[dict[Any, Any]]:
-        values = (task_id, variant, question, objects, candidates, modality)
+        # The parameter names are the /ask endpoint's (docs/APP.md); the viewer's report comes first.
         _ = translator(state.lang)
         try:
-            engine = ctx.host.require()
-            if state.scan is None:
-                raise plain_error(N_("Load a scan first."), state.lang)
-            viewer.adopt_viewer_state(state, reported)
-            rendering = viewer.render_for_model(state)
-            request = task_panel.request_from_widgets(state, *values)
-            prompt = chosen_prompt(state, request, (prompt_text or "").strip())
+            state.engine = ctx.host.require()
+            viewer.adopt_viewer_state(state, viewer_state)
+            answer = state.ask(task, question=question or "", objects=objects or "", candidates=candidates or "",
+                               modality=modality or "", variant=variant or "", box=task_panel.region_box(state),
+                               prompt=prompt or "", asked=asked_words(state, task, question, objects, candidates, _))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        history = state.history
-        exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering, user_boxes=tuple(state.user_boxes),
-                            asked=asked_words(state, task_id, question, objects, candidates, _))
         state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
-        state.parsed = None
-        state.exchanges.append(exchange)
-        state.cancel = cancel = threading.Event()
-        image = Image.fromarray(rendering.rgb)
-        boxes_shown, finished, shown_at = -1, None, 0.0
+        boxes_shown, shown_at = -1, 0.0
         try:
-            for text, finished in stream_on_gpu(engine, image, prompt, history, cancel):
-                if finished is not None:
-                    break  # its text is the last one streamed
-                exchange.answer = text
+            for update in answer:
+                if update.done:
+                    break
                 now = time.monotonic()
                 if now - shown_at < STREAM_INTERVAL_SECONDS:
                     continue  # the browser cannot draw faster; the final update carries the whole answer
                 shown_at = now
-                state.parsed = parse_answer(text)
-                box_count = len(state.parsed.boxes)
+                box_count = len(update.answer.boxes)
                 # The viewer and the table change only when a box arrives.
                 yield answer_updates(state, boxes=box_count != boxes_shown)
                 boxes_shown = box_count
         except MedRegAError as error:
-            state.exchanges.remove(exchange)
             raise user_error(error, state.lang) from None
-        finally:
-            cancel.set()
-        exchange.answer = finished.text  # the stream always ends with its result
-        state.parsed = parse_answer(exchange.answer)
-        regions_panel.save_answer_picture(state, exchange, ctx)
-        exchange.speed = (len(finished.output_ids), finished.seconds)
-        exchange.dropped_turns = finished.dropped_turns
+        regions_panel.save_answer_picture(state, state.exchanges[-1], ctx)
         yield {**answer_updates(state, boxes=True), h.speed: last_speed(state, _)}
 
     def answer_updates(state: SessionState, boxes: bool) -> dict[Any, Any]:
         updates = {h.chatbot: messages(state), h.answer: coloured_answer(state)}
-        return {**updates, **page.picture_updates(state)} if boxes else updates
+        return {**updates, **links.picture_updates(state)} if boxes else updates
 
     def stop(state: SessionState) -> None:
-        if state.cancel is not None:
-            state.cancel.set()
+        state.stop()
 
     def new_chat(state: SessionState) -> dict[Any, Any]:
-        state.exchanges, state.parsed, state.selected_region = [], None, None
-        return {**cleared(h, state), **page.picture_updates(state)}
+        state.new_conversation()
+        return {**cleared(h, state), **links.picture_updates(state)}
 
-    outputs = {h.chatbot, h.answer, h.speed, *page.picture_outputs()}
+    outputs = {h.chatbot, h.answer, h.speed, *links.picture_outputs}
     # Ask is inactive from the click until the prompt shown is the follow-up's (after an answer, an error
     # or Stop). The browser switches the button itself, at once: a double-click cannot slip in between.
     # The keyboard (Shift+Enter in the question) is not stopped by the button: trigger_mode "once" on
     # the answer's event drops its triggers while an answer runs.
-    ask_locked = gr.on([h.ask.click, task.question.submit], None, None, None, js=ask_usable_js(False),
+    ask_locked = gr.on([h.ask.click, links.task.question.submit], None, None, None, js=ask_usable_js(False),
                        queue=False, api_name=False, show_progress="hidden")
-    ask_event = ask_locked.then(ask, [viewer_h.viewer_state, page.state, task.prompt, *task.inputs], outputs,
+    ask_event = ask_locked.then(ask, [links.viewer_state, links.state, links.task.prompt, *links.task.inputs], outputs,
                       js=viewer.WITH_VIEWER_STATE_JS, api_name="ask", concurrency_limit=ctx.host.concurrency_limit,
                       concurrency_id=MODEL_CONCURRENCY_ID, trigger_mode="once",
                       show_progress_on=[h.chatbot])  # queue position and errors on the chat, not the picture
-    for event in (ask_event, h.stop.click(stop, [page.state], None, api_name="stop", cancels=[ask_event], queue=False)):
-        page.refresh_prompt(event).then(None, None, None, js=ask_usable_js(True), api_name=False,
-                                        show_progress="hidden")
+    for event in (ask_event, h.stop.click(stop, [links.state], None, api_name="stop", cancels=[ask_event], queue=False)):
+        links.refresh_prompt(event).then(None, None, None, js=ask_usable_js(True), api_name=False,
+                                         show_progress="hidden")
     # After an error Gradio's front end runs no further step of the chain, but it runs .failure.
     ask_event.failure(None, None, None, js=ask_usable_js(True), api_name=False, show_progress="hidden")
-    new_chat_event = h.new_chat.click(new_chat, [page.state], outputs, api_name="new_chat")
+    new_chat_event = h.new_chat.click(new_chat, [links.state], outputs, api_name="new_chat")
     return [new_chat_event]
 
 
 def ask_usable_js(usable: bool) -> str:
     """Browser code that makes the Ask button usable or not."""
     return f"() => {{ const ask = document.querySelector('#ask'); if (ask) ask.disabled = {str(not usable).lower()}; }}"
-
-
-def chosen_prompt(state: SessionState, request: Any, shown: str) -> str:
-    """The prompt to send: the text shown (experts may edit it), unless it is the first question's
-    prompt left over from before an answer arrived, which a follow-up must not repeat."""
-    if not shown or (state.history and shown == build_prompt(request)):
-        return task_panel.prompt_for(state, request)
-    return shown
-
-
-def stream_answer(engine: Any, image: Image.Image, prompt: str, history: list[tuple[str, str]],
-            cancel: threading.Event) -> Iterator[tuple[str, GenerationResult | None]]:
-    """The one GPU function (``spaces.GPU`` wraps it on ZeroGPU): the engine's growing answer as
-    ``(text, None)``, then ``(text, result)`` once finished. The result travels in the stream, not
-    through a callback, because on ZeroGPU this function runs in another process."""
-    finished: list[GenerationResult] = []
-    for text in engine.stream(image, prompt, history, cancel=cancel, on_finish=finished.append):
-        yield text, None
-    yield finished[0].text, finished[0]

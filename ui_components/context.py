@@ -8,16 +8,19 @@ server: no weights load here, and many answers run at once.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from medrega_core.errors import N_, EngineError, MedRegAError
+from medrega_core.pacs import PacsSettings
 from ui_components.viewer_data import ScanRegistry
+
+if TYPE_CHECKING:  # the engine (torch) is imported only when the model loads
+    from medrega_core.engine import Engine, LoadReport
 
 #: Every model event shares this concurrency group: one generation at a time with the in-process model,
 #: ``--server-concurrency`` at a time with a vLLM server (:attr:`EngineHost.concurrency_limit`).
@@ -51,6 +54,12 @@ class ServerOptions:
     api_key: str | None = None
     server_concurrency: int = 16
     server_timeout: float = 60.0
+
+    def pacs_settings(self) -> PacsSettings | None:
+        """The PACS the server was started with (``--dicomweb``), or None."""
+        if not self.dicomweb_url:
+            return None
+        return PacsSettings(self.dicomweb_url, self.dicomweb_user, self.dicomweb_password, self.dicomweb_token)
 
 
 class LoadState(str, enum.Enum):
@@ -88,7 +97,7 @@ class EngineHost:
     state: LoadState = LoadState.NOT_CONFIGURED
     progress: LoadProgress = field(default_factory=LoadProgress)
     error: MedRegAError | None = None
-    _engine: Any = None
+    _engine: Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -98,7 +107,7 @@ class EngineHost:
         self.state = LoadState.LOADING
         threading.Thread(target=self._load, name="medrega-engine-load", daemon=True).start()
 
-    def _report(self, report: Any) -> None:
+    def _report(self, report: LoadReport) -> None:
         """Keep the engine's latest ``LoadReport`` (copied: this module does not import the engine)."""
         self.progress = LoadProgress(float(report.fraction), str(report.message), int(report.loaded_bytes),
                                      int(report.total_bytes), report.seconds_left)
@@ -120,7 +129,7 @@ class EngineHost:
             self._engine = engine
         self.state = LoadState.READY
 
-    def _local_engine(self) -> Any:
+    def _local_engine(self) -> Engine:
         from medrega_core.engine import EngineSettings, MedRegAEngine
 
         settings = EngineSettings(
@@ -129,7 +138,7 @@ class EngineHost:
         )
         return MedRegAEngine.load(settings, progress=self._report)
 
-    def _server_engine(self) -> Any:
+    def _server_engine(self) -> Engine:
         from medrega_core.engine import ServerEngine, ServerSettings
 
         options = self.options
@@ -142,7 +151,7 @@ class EngineHost:
         """Answers generated at once: one for the in-process model, the option's count for a server."""
         return self.options.server_concurrency if self.options.server else 1
 
-    def require(self) -> Any:
+    def require(self) -> Engine:
         """The loaded engine, or raise :class:`ModelUnavailableError` saying what is missing and how to fix it."""
         if self.state is LoadState.READY:
             return self._engine
@@ -159,12 +168,6 @@ class EngineHost:
                 percent=round(100 * self.progress.fraction),
             )
         raise self.error  # FAILED: the load error names the cause and the fix
-
-    def generation_settings(self) -> dict[str, Any]:
-        """The decoding settings answers are generated with (for exports), or {} while unloaded."""
-        if self.state is not LoadState.READY:
-            return {}
-        return dataclasses.asdict(self._engine.settings.generation())
 
     def describe(self) -> dict[str, Any]:
         """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import gradio as gr
 
@@ -11,10 +11,8 @@ from medrega_core.examples import Example, list_examples
 from medrega_core.i18n import translator
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
+from ui_components.links import PageLinks, opening
 from ui_components.state import SessionState
-
-if TYPE_CHECKING:
-    from ui_components.page import Page
 
 
 @dataclass(frozen=True)
@@ -48,15 +46,15 @@ def source_text(example: Example, _: Translate) -> str:
     return _("Source: {source}. Licence: {licence}.", source=example.source, licence=example.licence)
 
 
-def wire_examples(page: "Page", ctx: AppContext) -> None:
+def wire_examples(h: ExamplesHandles, ctx: AppContext, links: PageLinks) -> None:
     """A click on an example opens its files and fills in its suggested task for the session's language."""
-    h, t = page.examples, page.task
+    t = links.task
 
     def opened_example(index: int | None, state: SessionState) -> dict[Any, Any]:
         if index is None:
             return {h.source: gr.update()}
         example = h.catalog[index]
-        updates = page.open_files(ctx, [str(p) for p in example.paths], state)
+        updates = links.open_files([str(p) for p in example.paths], state)
         suggestion = example.suggestion(state.lang)
         updates.update({t.task: suggestion.task.value, t.question: suggestion.question,
                         t.objects: ", ".join(suggestion.objects),
@@ -64,7 +62,7 @@ def wire_examples(page: "Page", ctx: AppContext) -> None:
         return updates
 
     def on_pick(index: int | None, state: SessionState) -> Iterator[dict[Any, Any]]:
-        yield from page.opening(lambda: opened_example(index, state))
+        yield from opening(lambda: opened_example(index, state))
 
-    outputs = page.scan_outputs() | {t.task, t.question, t.objects, h.source}
-    page.refresh_prompt(h.gallery.click(on_pick, [h.gallery, page.state], outputs, api_name="open_example"))
+    outputs = links.scan_outputs | {t.task, t.question, t.objects, h.source}
+    links.refresh_prompt(h.gallery.click(on_pick, [h.gallery, links.state], outputs, api_name="open_example"))

@@ -1,5 +1,5 @@
 """Export panel: the annotated PNG, a JSON record and a Markdown report of the latest answer,
-written by :func:`medrega_core.export.write_bundle`; identifiers stay out unless the user ticks the box.
+written by :meth:`medrega_core.session.Session.export`; identifiers stay out unless the user ticks the box.
 For DICOM scans also the DICOM SR (:mod:`medrega_core.pacs`): downloaded as a file (de-identified
 unless ticked), or sent to the PACS the app was started with (identifiers as in the source)."""
 
@@ -12,11 +12,10 @@ import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
-from medrega_core.export import ExportRecord, write_bundle
 from medrega_core.pacs import PacsClient, send_report, write_report
-from ui_components import regions as regions_panel
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
+from ui_components.links import PageLinks
 from ui_components.state import SessionState
 
 
@@ -52,26 +51,11 @@ def create_export(ctx: AppContext) -> ExportHandles:
     return ExportHandles(identifiers, button, sr_button, send_button, files, sent)
 
 
-def latest_record(state: SessionState, ctx: AppContext, include_identifiers: bool) -> ExportRecord:
-    """The latest exchange with the picture, boxes and model facts it needs to be exported."""
-    if state.rendering is None or not state.exchanges:
-        raise plain_error(N_("Nothing to export yet: load a scan and ask a question first."), state.lang)
-    exchange = state.exchanges[-1]
-    return ExportRecord(
-        task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
-        rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
-        user_box_labels=tuple(u.label for u in exchange.user_boxes),
-        engine_info=ctx.host.describe(), generation=ctx.host.generation_settings(),
-        include_identifiers=bool(include_identifiers),
-    )
-
-
 def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
     """Write the bundle of the latest exchange into a fresh folder of the session; the file paths."""
-    record = latest_record(state, ctx, include_identifiers)
-    folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:
-        files = write_bundle(record, folder, regions_panel.answer_picture(state, state.exchanges[-1]))
+        folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
+        files = state.export(folder, bool(include_identifiers), state.selected_region)
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
     return [str(files.png), str(files.json), str(files.markdown)]
@@ -79,9 +63,9 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
 
 def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
     """Write the DICOM SR of the latest exchange into a fresh folder of the session; its path."""
-    record = latest_record(state, ctx, include_identifiers)
-    folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:
+        record = state.export_record(bool(include_identifiers))
+        folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
         return [str(write_report(record, folder))]
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
@@ -89,13 +73,11 @@ def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -
 
 def send_sr(state: SessionState, ctx: AppContext) -> str:
     """Store the SR of the latest exchange in the app's PACS; a confirmation line."""
-    from ui_components.pacs import pacs_settings
-
-    settings = pacs_settings(ctx.options)
+    settings = ctx.options.pacs_settings()
     if settings is None:
         raise plain_error(N_("No PACS is configured: start the app with --dicomweb URL."), state.lang)
     try:
-        sent = send_report(latest_record(state, ctx, include_identifiers=True), PacsClient(settings))
+        sent = send_report(state.export_record(include_identifiers=True), PacsClient(settings))
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
     _ = translator(state.lang)
@@ -103,7 +85,9 @@ def send_sr(state: SessionState, ctx: AppContext) -> str:
              study=str(sent.StudyInstanceUID))
 
 
-def wire_export(h: ExportHandles, ctx: AppContext, state_holder: gr.State) -> None:
+def wire_export(h: ExportHandles, ctx: AppContext, links: PageLinks) -> None:
+    state_holder = links.state
+
     def on_export(state: SessionState, include_identifiers: bool) -> list[str]:
         return export(state, ctx, include_identifiers)
 

@@ -1,8 +1,8 @@
 """PACS panel (``app.py --dicomweb URL``): search studies, pick a series, open it like an upload.
 
 Series are retrieved with WADO-RS into the session's own folder and opened through
-:meth:`ui_components.page.Page.open_files`, the only viewer function this panel uses; instances that
-could not be retrieved or decoded are left out, with a warning saying how many. Patient names and IDs
+:attr:`ui_components.links.PageLinks.open_files`, as an upload is; instances that could not be retrieved
+or decoded are left out, with a warning saying how many. Patient names and IDs
 stay hidden unless the user ticks the box.
 """
 
@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
-from medrega_core.pacs import PacsClient, PacsSettings, SeriesSummary, StudyQuery, StudySummary
-from ui_components.context import AppContext, ServerOptions
+from medrega_core.pacs import PacsClient, SeriesSummary, StudyQuery, StudySummary
+from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
+from ui_components.links import PageLinks
 from ui_components.state import SessionState
-
-if TYPE_CHECKING:
-    from ui_components.page import Page
 
 
 @dataclass(frozen=True)
@@ -39,14 +37,6 @@ class PacsHandles:
     study: gr.Dropdown
     series: gr.Dropdown
     open: gr.Button
-
-
-def pacs_settings(options: ServerOptions) -> PacsSettings | None:
-    """The PACS the server was started with (``--dicomweb``), or None."""
-    if not options.dicomweb_url:
-        return None
-    return PacsSettings(options.dicomweb_url, options.dicomweb_user, options.dicomweb_password,
-                        options.dicomweb_token)
 
 
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
@@ -115,11 +105,10 @@ def series_label(series: SeriesSummary, _: Translate) -> str:
              description=series.description or "-", count=series.num_instances or 0)
 
 
-def wire_pacs(page: "Page", ctx: AppContext) -> None:
+def wire_pacs(h: PacsHandles, ctx: AppContext, links: PageLinks) -> None:
     """Search, choose a study and a series, and open it in the viewer (api names ``pacs_*``)."""
 
-    h = page.pacs
-    settings = pacs_settings(ctx.options)
+    settings = ctx.options.pacs_settings()
 
     def connect(state: SessionState) -> PacsClient:
         if settings is None:
@@ -164,16 +153,16 @@ def wire_pacs(page: "Page", ctx: AppContext) -> None:
         if not retrieval.paths:
             raise plain_error(N_("None of the {count} images of this series could be retrieved or decoded (damaged on "
                                  "the PACS)."), state.lang, count=len(retrieval.failed))
-        outputs = page.open_files(ctx, [str(p) for p in retrieval.paths], state)
+        outputs = links.open_files([str(p) for p in retrieval.paths], state)
         if retrieval.failed:
             gr.Warning(_("Images of this series left out because they could not be retrieved or decoded (damaged on "
                          "the PACS): {count}. The others are open.", count=len(retrieval.failed)))
         return outputs
 
-    search_inputs = [page.state, h.date_from, h.date_to, h.modality, h.description, h.patient_id, h.show_identifiers]
+    search_inputs = [links.state, h.date_from, h.date_to, h.modality, h.description, h.patient_id, h.show_identifiers]
     search_outputs = {h.studies, h.study, h.series}
     gr.on([h.search.click, h.description.submit, h.patient_id.submit, h.modality.submit], on_search, search_inputs,
           search_outputs, api_name="pacs_search")
-    h.study.input(on_study, [page.state, h.study], {h.series}, api_name="pacs_series")
-    page.refresh_prompt(h.open.click(on_open, [page.state, h.study, h.series], page.scan_outputs(),
-                                     api_name="pacs_open", show_progress_on=[page.viewer.viewer]))
+    h.study.input(on_study, [links.state, h.study], {h.series}, api_name="pacs_series")
+    links.refresh_prompt(h.open.click(on_open, [links.state, h.study, h.series], links.scan_outputs,
+                                     api_name="pacs_open", show_progress_on=[links.viewer]))

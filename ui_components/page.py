@@ -1,13 +1,18 @@
-"""The whole page as one typed object: the updates that span several panels, and the language switch."""
+"""The page: lays out every panel, links them (:class:`ui_components.links.PageLinks`), wires their
+events, and owns the updates that span several panels and the language switch.
+
+This is the only module that knows every panel; panels know only the links.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import gradio as gr
 
+from medrega_core.engine.base import stream_answer
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import normalize_language, translate, translator
 from ui_components import chat, examples, export, pacs, regions, status, task_panel, viewer
@@ -16,8 +21,10 @@ from ui_components.context import AppContext
 from ui_components.examples import ExamplesHandles
 from ui_components.export import ExportHandles
 from ui_components.labels import merge_updates, relabel, user_error
+from ui_components.links import PageLinks, ScanNotOpened
+from ui_components.pacs import PacsHandles
 from ui_components.regions import RegionHandles
-from ui_components.state import SessionState, close_scan
+from ui_components.state import SessionState, close_scan, delete_session
 from ui_components.status import StatusHandles
 from ui_components.task_panel import TaskHandles
 from ui_components.viewer import ViewerHandles
@@ -63,7 +70,7 @@ class Page:
     #: ``refresh_prompt(event)`` chains the prompt preview after an event that changes picture or boxes.
     refresh_prompt: Callable[[Any], Any]
     #: The PACS panel's handles, or None when the app runs without ``--dicomweb``.
-    pacs: Any = None
+    pacs: PacsHandles | None = None
 
     def region_updates(self, state: SessionState) -> dict[Any, Any]:
         """The region table and the selected region, for the picture and boxes of the session."""
@@ -92,7 +99,7 @@ class Page:
             close_scan(state, ctx.scans)
             raise ScanNotOpened(self.closed_updates(state), user_error(error, state.lang)) from None
         if series is not None:
-            state.scan_paths = paths
+            state.pending_paths = paths
             return {**viewer.series_updates(self.viewer, series, translator(state.lang)), self.viewer.upload: None}
         return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
                 **chat.cleared(self.chat, state), self.viewer.upload: None}
@@ -103,29 +110,61 @@ class Page:
         return {h.series: gr.update(visible=False, value=None), h.scan_line: "", h.metadata: None, h.upload: None,
                 **self.picture_updates(state, True, True), **chat.cleared(self.chat, state)}
 
-    @staticmethod
-    def opening(open_updates: Callable[[], dict[Any, Any]]) -> Iterator[dict[Any, Any]]:
-        """Event body around :meth:`open_files`: its updates, or, when the files cannot be opened,
-        the page without a scan first and the error toast after it."""
-        try:
-            yield open_updates()
-        except ScanNotOpened as failed:
-            yield failed.updates
-            raise failed.toast from None
-
     def scan_outputs(self) -> set[Any]:
         """Every widget :meth:`open_files` may update."""
         h = self.viewer
         return {h.upload, h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
 
+    def links(self, ctx: AppContext) -> PageLinks:
+        """What the panels may use of the page."""
+        return PageLinks(
+            state=self.state, viewer=self.viewer.viewer, viewer_state=self.viewer.viewer_state, task=self.task,
+            refresh_prompt=self.refresh_prompt, picture_updates=self.picture_updates,
+            region_updates=self.region_updates, picture_outputs=self.picture_outputs(),
+            open_files=lambda files, state, series_uid=None: self.open_files(ctx, files, state, series_uid),
+            scan_outputs=self.scan_outputs())
 
-class ScanNotOpened(Exception):
-    """The files could not be opened and the previous scan is closed: ``updates`` show the page
-    without a scan, ``toast`` says why."""
 
-    def __init__(self, updates: dict[Any, Any], toast: gr.Error) -> None:
-        super().__init__(str(toast))
-        self.updates, self.toast = updates, toast
+def create_page(ctx: AppContext) -> Page:
+    """Lay out the panels and wire their events, inside the caller's ``gr.Blocks``."""
+    runner = ctx.on_gpu(stream_answer)  # the one GPU function (``spaces.GPU`` on ZeroGPU)
+    state = gr.State(SessionState(runner=runner), delete_callback=lambda session: delete_session(session, ctx.scans))
+    with gr.Row(equal_height=True):
+        title = gr.Markdown(title_text(translator("en")), elem_id="title")
+        language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="language", scale=0,
+                            min_width=220, container=False)
+    status_h = status.create_status(ctx)
+    with gr.Row():
+        with gr.Column(scale=6):
+            pacs_h = pacs.create_pacs(ctx) if ctx.options.dicomweb_url else None
+            viewer_h = viewer.create_viewer(ctx)
+        with gr.Column(scale=5):
+            task_h = task_panel.create_task_panel(ctx)
+            chat_h = chat.create_chat(ctx)
+            regions_h = regions.create_regions(ctx)
+    with gr.Row():
+        with gr.Column():
+            export_h = export.create_export(ctx)
+        with gr.Column():
+            examples_h = examples.create_examples(ctx)
+    refresh_prompt = task_panel.wire_task_panel(task_h, ctx, state)
+    page = Page(state, language, title, status_h, viewer_h, regions_h, task_h, chat_h, export_h, examples_h,
+                refresh_prompt, pacs_h)
+    links = page.links(ctx)
+    status.wire_status(status_h, ctx, links)
+    viewer.wire_viewer(viewer_h, ctx, links)
+    regions.wire_regions(regions_h, ctx, links)
+    for event in chat.wire_chat(chat_h, ctx, links):
+        refresh_prompt(event)
+    export.wire_export(export_h, ctx, links)
+    examples.wire_examples(examples_h, ctx, links)
+    if pacs_h is not None:
+        pacs.wire_pacs(pacs_h, ctx, links)
+    switched = language.change(lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
+                               all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS)
+    refresh_prompt(switched)
+    remount_drop_zone(switched, viewer_h.upload)
+    return page
 
 
 def title_text(_: Callable[..., str]) -> str:

@@ -1,5 +1,5 @@
 """Region panel: the table of the user's and the model's boxes, the region follow-ups refer to, and
-the answer's picture (OpenCV-drawn by :func:`medrega_core.render.draw_overlay`, PNG, never WebP).
+the answer's picture (drawn by :meth:`medrega_core.session.Session.answer_picture`, saved as PNG, never WebP).
 
 The boxes themselves are drawn, moved and named in the viewer (:mod:`ui_components.viewer`).
 """
@@ -9,22 +9,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from medrega_core.render import OverlayRegion, draw_overlay, palette_color
 from medrega_core.tasks import RegionRow, box_in_scan, region_rows, to_model
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
+from ui_components.links import PageLinks
 from ui_components.state import Exchange, SessionState
 from ui_components.task_panel import box_name
-
-if TYPE_CHECKING:
-    from ui_components.page import Page
-
-USER_COLOR = (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -74,28 +69,10 @@ def save_png(rgb: np.ndarray, folder: Path, gray: bool = False) -> str:
     return str(path)
 
 
-def overlay_regions(exchange: Exchange, parsed: Any, selected: int | None) -> list[OverlayRegion]:
-    """The user's boxes (white) and the answer's regions (palette colours, the selected one tagged)."""
-    regions = [OverlayRegion(u.label or str(i + 1), [u.box], USER_COLOR, source="user", tag=None)
-               for i, u in enumerate(exchange.user_boxes)]
-    if parsed is not None:
-        g = exchange.rendering.geometry
-        for i, region in enumerate(parsed.regions):
-            tag = f"{i + 1}*" if i == selected else i + 1
-            regions.append(OverlayRegion(region.name or "", region.pixel_boxes(g.width, g.height), palette_color(i),
-                                         source="model", tag=tag))
-    return regions
-
-
-def answer_picture(state: SessionState, exchange: Exchange) -> np.ndarray:
-    """The picture ``exchange`` was about with every box drawn, H x W x 3 uint8."""
-    parsed = state.parsed if exchange is state.exchanges[-1] else None
-    return draw_overlay(exchange.rendering.rgb, overlay_regions(exchange, parsed, state.selected_region))
-
-
 def save_answer_picture(state: SessionState, exchange: Exchange, ctx: AppContext) -> str:
-    """:func:`answer_picture` as a PNG in the session folder; remembered on the exchange."""
-    exchange.picture = save_png(answer_picture(state, exchange), state.work_folder(ctx.work_root))
+    """The answer's picture (``Session.answer_picture``) as a PNG in the session folder; remembered on the exchange."""
+    picture = state.answer_picture(exchange, state.selected_region)
+    exchange.picture = save_png(picture, state.work_folder(ctx.work_root))
     return exchange.picture
 
 
@@ -143,11 +120,12 @@ def region_outputs(h: RegionHandles) -> set[Any]:
     return {h.table, h.selected}
 
 
-def wire_regions(page: "Page", ctx: AppContext) -> None:
+def wire_regions(h: RegionHandles, ctx: AppContext, links: PageLinks) -> None:
     """"Clear my boxes" removes the user's boxes from the viewer and the table, then the prompt follows."""
 
     def on_clear(state: SessionState) -> dict[Any, Any]:
-        state.user_boxes, state.selected_region = [], None
-        return page.picture_updates(state, push_boxes=True)
+        state.set_boxes([])
+        state.selected_region = None
+        return links.picture_updates(state, push_boxes=True)
 
-    page.refresh_prompt(page.regions.clear.click(on_clear, [page.state], page.picture_outputs(), api_name="clear_boxes"))
+    links.refresh_prompt(h.clear.click(on_clear, [links.state], links.picture_outputs, api_name="clear_boxes"))

@@ -1,94 +1,56 @@
 """Per-session state: one :class:`SessionState` per browser tab, held in ``gr.State``.
 
-Gradio keeps the object of each session server-side and hands the same object to every event of
-that session, so handlers update it in place; no other session can reach it. Its temporary folder
-(uploads copied for intake, exports) is removed when the session ends.
+A :class:`SessionState` is the tab's :class:`medrega_core.session.Session` (scan, view, boxes,
+conversation, language) plus what only the page needs: the viewer's key to the scan's pictures, the
+counters of values pushed to the viewer, the answer region clicked on, the task chosen and the
+session's temporary folder. Gradio keeps the object of each session server-side and hands the same
+object to every event of that session, so handlers update it in place; no other session can reach
+it. Its temporary folder (uploads copied for intake, exports) is removed when the session ends.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medrega_core.i18n import DEFAULT_LANGUAGE
+from medrega_core.session import Exchange, Session, UserBox
+from ui_components.viewer_data import ScanRegistry
+
+__all__ = ["Exchange", "SessionState", "UserBox", "close_scan", "delete_session"]
 
 
-@dataclass
-class UserBox:
-    """A box the user drew or proposed by a click, in picture pixels of the current rendering."""
+@dataclass(eq=False)
+class SessionState(Session):
+    """The session of one browser tab.
 
-    box: Any  # medrega_core.tasks.PixelBox
-    label: str = ""
-
-
-@dataclass
-class Exchange:
-    """One question and its answer, as sent to and received from the model, with the picture it was
-    about (``rendering``) and that picture with the answer's boxes drawn (``picture``, a PNG path)."""
-
-    task: str
-    prompt: str
-    answer: str = ""
-    rendering: Any = None  # medrega_core.intake.Rendering the model was sent
-    user_boxes: tuple = ()  # the user's boxes (PixelBox, label) on that picture
-    picture: str | None = None
-    asked: str = ""  # what the user asked, in plain words (task, question, box) for the chat
-    speed: tuple[int, float] | None = None  # (tokens generated, model seconds) once finished
-    dropped_turns: int = 0  # oldest follow-ups the engine left out to stay inside the context
-
-
-@dataclass
-class SessionState:
-    """Everything one user has open: scan, view, boxes, conversation, language.
-
-    ``history`` holds (user text, answer) pairs exactly as the engine saw them, so follow-up
-    questions keep the image and the regions of earlier turns.
+    The engine is set on the session when a question is asked (the app loads it in the background).
     """
 
-    lang: str = DEFAULT_LANGUAGE
     task: str = ""  # the task chosen in the task panel ("" until the user picks one)
-    scan: Any = None  # medrega_core.intake.Scan
-    scan_paths: list[str] = field(default_factory=list)
-    scan_token: str | None = None  # the viewer's key to the scan's pictures (ui_components.viewer_data)
-    planes: dict | None = None  # per plane: picture size, slices, mm per pixel, letters (fixed per scan)
-    view: Any = None  # medrega_core.intake.View shown in the viewer (its window as the viewer last said)
-    geometry: Any = None  # medrega_core.intake.SliceGeometry of the picture shown
+    #: The viewer's key to the scan's pictures (``ui_components.viewer_data``); None without a scan.
+    scan_token: str | None = None
+    #: Per plane: picture size, slices, mm per pixel, letters (fixed per scan; sent with every viewer value).
+    planes: dict[str, dict[str, Any]] | None = None
+    #: Files of an upload that holds several series, kept until the user picks one.
+    pending_paths: list[str] = field(default_factory=list)
     view_serial: int = 0  # counts views pushed to the viewer by the server
     boxes_serial: int = 0  # counts box lists pushed to the viewer by the server
-    user_boxes: list[UserBox] = field(default_factory=list)
-    selected_box: int | None = None  # index in user_boxes of the box a question is about
-    parsed: Any = None  # medrega_core.tasks.ParsedAnswer of the latest answer
+    #: The latest answer's region clicked on in the viewer: follow-up questions are about it.
     selected_region: int | None = None
-    exchanges: list[Exchange] = field(default_factory=list)
-    cancel: threading.Event | None = None
     folder: str | None = None
 
-    @property
-    def picture_size(self) -> tuple[int, int] | None:
-        """(width, height) of the picture shown, or None without a scan."""
-        return None if self.geometry is None else (self.geometry.width, self.geometry.height)
+    def close(self) -> None:
+        """Forget the scan and everything tied to it, the region clicked on included. The viewer's key
+        is forgotten by :func:`close_scan`, which also takes the pictures out of the viewer's reach."""
+        super().close()
+        self.planes, self.selected_region = None, None
 
-    @property
-    def asked_box(self) -> int | None:
-        """Index in ``user_boxes`` of the box a question is about: the selected one, else the last."""
-        if not self.user_boxes:
-            return None
-        selected = self.selected_box
-        return selected if selected is not None and 0 <= selected < len(self.user_boxes) else len(self.user_boxes) - 1
-
-    @property
-    def rendering(self) -> Any:
-        """The picture the latest answer was about (None before the first question)."""
-        return self.exchanges[-1].rendering if self.exchanges else None
-
-    @property
-    def history(self) -> list[tuple[str, str]]:
-        """Finished turns as (user text, answer) pairs for the engine."""
-        return [(e.prompt, e.answer) for e in self.exchanges if e.answer]
+    def new_conversation(self) -> None:
+        super().new_conversation()
+        self.selected_region = None
 
     def work_folder(self, root: Path) -> Path:
         """This session's private temporary folder under ``root`` (created on first use)."""
@@ -96,28 +58,20 @@ class SessionState:
             self.folder = tempfile.mkdtemp(prefix="session-", dir=root)
         return Path(self.folder)
 
-    def reset_scan(self) -> None:
-        """Forget everything tied to the previous scan (a new scan starts a new conversation)."""
-        self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
-        self.planes = None
-        self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
-        self.selected_box = None
 
-
-def close_scan(state: SessionState, scans: Any) -> None:
-    """Close the session's scan: the viewer's pictures of it go (``scans`` is the app's ``ScanRegistry``)
-    and so does everything tied to it."""
+def close_scan(state: SessionState, scans: ScanRegistry) -> None:
+    """Close the session's scan: the viewer's pictures of it go, and so does everything tied to it."""
     scans.remove(state.scan_token)
-    state.reset_scan()
+    state.scan_token = None
+    state.close()
 
 
-def delete_session(state: SessionState | None, scans: Any = None) -> None:
+def delete_session(state: SessionState | None, scans: ScanRegistry | None = None) -> None:
     """``gr.State`` delete callback: stop a running generation, close the viewer's scan and remove
-    the session's files. ``scans`` is the app's ``ScanRegistry``."""
+    the session's files."""
     if state is None:
         return
-    if state.cancel is not None:
-        state.cancel.set()
+    state.stop()
     if scans is not None:
         scans.remove(state.scan_token)
     if state.folder:

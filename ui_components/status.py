@@ -13,6 +13,7 @@ from medrega_core.errors import MedRegAError
 from medrega_core.i18n import translator
 from ui_components.context import AppContext, LoadProgress, LoadState
 from ui_components.labels import Texts, Translate
+from ui_components.links import PageLinks
 from ui_components.state import SessionState
 
 #: Seconds between status refreshes in the browser.
@@ -90,11 +91,11 @@ def create_status(ctx: AppContext) -> StatusHandles:
     return StatusHandles(notice, status, timer)
 
 
-def wire_status(h: StatusHandles, ctx: AppContext, state_holder: gr.State) -> None:
+def wire_status(h: StatusHandles, ctx: AppContext, links: PageLinks) -> None:
     def refresh(state: SessionState) -> str:
         return status_text(ctx, translator(state.lang))
 
-    h.timer.tick(refresh, [state_holder], h.status, api_name="status", queue=False, show_progress="hidden")
+    h.timer.tick(refresh, [links.state], h.status, api_name="status", queue=False, show_progress="hidden")
     # A new page is in English; its status is right on first paint, not after the first tick.
     gr.on(None, lambda: status_text(ctx, translator("en")), None, h.status, api_name="status_on_load", queue=False,
           show_progress="hidden")

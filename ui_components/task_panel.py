@@ -1,8 +1,8 @@
 """Task panel: every MedRegA task in the chosen language, its inputs, and the exact prompt.
 
 The prompt box always shows what will be sent; experts may edit it, and the edited text is sent
-as is. Prompt text comes only from :func:`medrega_core.tasks.build_prompt` and, for follow-up
-questions, :func:`medrega_core.tasks.build_follow_up_prompt`.
+as is. Requests and prompt text come from the session (:meth:`medrega_core.session.Session.request`,
+:meth:`~medrega_core.session.Session.prompt_for`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translator
-from medrega_core.tasks import (
-    PRESETS_BY_KEY, TASK_TITLES, Task, TaskRequest, build_follow_up_prompt, build_prompt, split_names,
-    supported_languages, task_variants,
-)
+from medrega_core.session import prompt_language
+from medrega_core.tasks import PRESETS_BY_KEY, TASK_TITLES, PixelBox, Task, TaskRequest, task_variants
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate
 from ui_components.state import SessionState
@@ -100,41 +98,30 @@ def create_task_panel(ctx: AppContext) -> TaskHandles:
     variant = gr.Dropdown(value=task_variants(Task.REGION_TO_TEXT.value)[0], elem_id="variant",
                           allow_custom_value=True,
                           **t["variant"])
-    question = gr.Textbox(lines=2, elem_id="question", **t["question"])
+    # Empty values, not None: the API clients then treat these inputs as optional (docs/APP.md).
+    question = gr.Textbox("", lines=2, elem_id="question", **t["question"])
     with gr.Row():
-        objects = gr.Textbox(elem_id="objects", **t["objects"])
-        candidates = gr.Textbox(elem_id="candidates", **t["candidates"])
-        modality = gr.Textbox(elem_id="modality", **t["modality"])
+        objects = gr.Textbox("", elem_id="objects", **t["objects"])
+        candidates = gr.Textbox("", elem_id="candidates", **t["candidates"])
+        modality = gr.Textbox("", elem_id="modality", **t["modality"])
     note = gr.Markdown(elem_id="task-note")
-    prompt = gr.Textbox(lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
+    prompt = gr.Textbox("", lines=4, max_lines=12, elem_id="prompt", **t["prompt"])
     return TaskHandles(task, variant, question, objects, candidates, modality, note, prompt)
 
 
-def prompt_language(task: str, lang: str) -> str:
-    """The UI language when MedRegA knows the task in it, else the task's first trained language."""
-    languages = supported_languages(task)
-    return lang if lang in languages else languages[0]
+def region_box(state: SessionState) -> PixelBox | None:
+    """The box of the latest answer's region clicked on (in pixels of that answer's picture), or None."""
+    if state.parsed is None or state.selected_region is None or state.rendering is None:
+        return None
+    g = state.rendering.geometry
+    return state.parsed.regions[state.selected_region].pixel_boxes(g.width, g.height)[0]
 
 
 def request_from_widgets(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                          candidates: str, modality: str) -> TaskRequest:
-    """The typed request for the current widgets, the box asked about and the current picture."""
-    size = state.picture_size
-    box = None if state.asked_box is None else state.user_boxes[state.asked_box].box
-    if state.parsed is not None and state.selected_region is not None and state.rendering is not None:
-        answer_g = state.rendering.geometry  # the region clicked on, on the picture of its answer
-        box = state.parsed.regions[state.selected_region].pixel_boxes(answer_g.width, answer_g.height)[0]
-    return TaskRequest(
-        task=Task(task), lang=prompt_language(task, state.lang), question=question or "",
-        objects=split_names(objects), box=box, image_size=size, candidates=split_names(candidates),
-        modality=modality or "", variant=variant or "",
-    )
-
-
-def prompt_for(state: SessionState, request: TaskRequest) -> str:
-    """The exact user text: the first question's prompt, or the follow-up prompt (no ``<image>``)
-    once the conversation has an answer."""
-    return build_follow_up_prompt(request) if state.history else build_prompt(request)
+    """The typed request for the current widgets: about the answer's region clicked on, else the user's box."""
+    return state.request(task, question=question, objects=objects or "", candidates=candidates or "",
+                         modality=modality, variant=variant or "", box=region_box(state))
 
 
 def language_note(task: str, lang: str, _: Translate) -> str:
@@ -191,7 +178,7 @@ def preview(state: SessionState, *values: Any) -> tuple[str, str]:
     note = "\n\n".join(filter(None, [language_note(values[0], state.lang, _), box_note(state, values[0], _),
                                        modality_note(state, values[0], values[1], _)]))
     try:
-        return prompt_for(state, request_from_widgets(state, *values)), note
+        return state.prompt_for(request_from_widgets(state, *values)), note
     except MedRegAError as error:
         return "", "\n\n".join(filter(None, [note, "⚠ " + error.localized(state.lang)]))
 
@@ -204,9 +191,9 @@ def wire_task_panel(h: TaskHandles, ctx: AppContext, state_holder: gr.State) -> 
         return {h.variant: gr.update(choices=variant_choices(task, translator(state.lang)),
                                      value=task_variants(task)[0])}
 
-    def on_inputs(state: SessionState, task_id: str, variant: str | None, question: str, objects: str,
+    def on_inputs(state: SessionState, task: str, variant: str | None, question: str, objects: str,
                   candidates: str, modality: str) -> dict[Any, Any]:
-        prompt, note = preview(state, task_id, variant, question, objects, candidates, modality)
+        prompt, note = preview(state, task, variant, question, objects, candidates, modality)
         return {h.prompt: prompt, h.note: note}
 
     h.task.change(on_task, [h.task, state_holder], {h.variant}, api_name=False, show_progress="hidden")

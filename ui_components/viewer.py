@@ -12,24 +12,20 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translate, translator
-from medrega_core.intake import (
-    MultipleSeriesError, Scan, ScanKind, View, Window, open_scan, picture_values, render, resolve_window,
-)
+from medrega_core.intake import MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, picture_values, render, resolve_window
 from medrega_core.render import propose_box
 from medrega_core.tasks import PixelBox
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
-from ui_components.state import SessionState, UserBox, close_scan
+from ui_components.links import PageLinks, opening
+from ui_components.state import SessionState, UserBox
 from ui_components.viewer_data import URL_PREFIX
-
-if TYPE_CHECKING:
-    from ui_components.page import Page
 
 BUNDLE = Path(__file__).resolve().parent / "viewer_frontend" / "dist" / "medrega-viewer.js"
 
@@ -297,24 +293,10 @@ def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> 
     """Take the view and the boxes the browser shows as the session's (checked against the scan)."""
     if state.scan is None or not reported or reported.get("scanKey") != state.scan_token:
         return  # a report about a scan this session no longer has open
-    view = view_from_viewer(state.scan, reported)
-    state.geometry = picture_values(state.scan, view).geometry
-    state.view = view
-    state.user_boxes = boxes_from_viewer(reported)
+    state.set_view(view_from_viewer(state.scan, reported))
     ids = [b.get("id") for b in reported.get("boxes") or []]
     selected = reported.get("selectedBox")
-    state.selected_box = ids.index(selected) if selected in ids else None
-
-
-def show(state: SessionState, view: View) -> None:
-    """Make ``view`` the session's view (validated: it raises for a view the scan lacks)."""
-    cut = picture_values(state.scan, view)
-    state.view, state.geometry = dataclasses.replace(cut.view, window=view.window), cut.geometry
-
-
-def render_for_model(state: SessionState) -> Any:
-    """The picture the model is sent: the session's view, rendered by the server."""
-    return render(state.scan, state.view)
+    state.set_boxes(boxes_from_viewer(reported), selected=ids.index(selected) if selected in ids else None)
 
 
 def ctx_propose(ctx: AppContext) -> Any:
@@ -338,16 +320,18 @@ def ctx_propose(ctx: AppContext) -> Any:
 
 # ---- opening scans ----
 
-def load_files(state: SessionState, ctx: AppContext, paths: list[str], series_uid: str | None = None) -> list[Any] | None:
-    """Open an upload into ``state``; returns the series choices when the upload holds several series."""
+def load_files(state: SessionState, ctx: AppContext, paths: list[str],
+               series_uid: str | None = None) -> list[SeriesChoice] | None:
+    """Open an upload into ``state`` and give the viewer a key to its pictures; returns the series
+    choices when the upload holds several series. Raises the intake's error when it cannot be opened."""
+    previous = state.scan_token
     try:
-        scan = open_scan(paths, series_uid=series_uid)
+        state.open(paths, series_uid=series_uid)
     except MultipleSeriesError as error:
         return list(error.choices)
-    close_scan(state, ctx.scans)
-    state.scan, state.scan_paths, state.scan_token = scan, list(paths), ctx.scans.add(scan)
-    state.planes = plane_info(scan)  # fixed per scan: computed once, sent with every viewer value
-    show(state, scan.default_view())
+    ctx.scans.remove(previous)
+    state.scan_token = ctx.scans.add(state.scan)
+    state.planes = plane_info(state.scan)  # fixed per scan: computed once, sent with every viewer value
     return None
 
 
@@ -383,62 +367,62 @@ def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
     return dataclasses.replace(view_from_viewer(state.scan, reported), window=window or state.view.window)
 
 
-def wire_viewer(page: "Page", ctx: AppContext) -> None:
-    h, state_holder = page.viewer, page.state
+def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
+    state_holder = links.state
 
     def on_files(files: list[str] | None, state: SessionState) -> Iterator[dict[Any, Any]]:
-        yield from page.opening(lambda: page.open_files(ctx, files, state))
+        yield from opening(lambda: links.open_files(files, state))
 
-    def on_series(uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
+    def on_series(series_uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         # Closing the dropdown without a choice sends no series: nothing changes.
-        yield from page.opening(lambda: page.open_files(ctx, state.scan_paths if uid else None, state, uid))
+        yield from opening(lambda: links.open_files(state.pending_paths if series_uid else None, state, series_uid))
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
             adopt_viewer_state(state, evt._data)
         except MedRegAError:
             pass  # a report of a view this scan lacks (it changed meanwhile): the next one will do
-        return page.region_updates(state)
+        return links.region_updates(state)
 
     def on_select_region(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         region = (evt._data or {}).get("region")
         if state.parsed is not None and isinstance(region, int) and 0 <= region < len(state.parsed.regions):
             state.selected_region = region
-        return page.picture_updates(state)
+        return links.picture_updates(state)
 
-    def on_api_view(state: SessionState, request: dict[str, Any] | None) -> dict[Any, Any]:
+    def on_api_view(state: SessionState, view: dict[str, Any] | None) -> dict[Any, Any]:
         if state.scan is None:
             raise plain_error(N_("Load a scan first."), state.lang)
         try:
-            show(state, parse_api_view(state, request))
+            state.set_view(parse_api_view(state, view))
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
         except (TypeError, ValueError):
             raise plain_error(N_("The view request could not be read."), state.lang) from None
-        return page.picture_updates(state, push_view=True)
+        return links.picture_updates(state, push_view=True)
 
     def on_api_boxes(state: SessionState, boxes: list[dict[str, Any]] | None) -> dict[Any, Any]:
         if state.scan is None:
             raise plain_error(N_("Load a scan first."), state.lang)
         try:
-            state.user_boxes = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
-                                        str(b.get("label") or "")) for b in boxes or []]
-            state.selected_box = len(state.user_boxes) - 1 if state.user_boxes else None  # the last box given
+            given = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
+                             str(b.get("label") or "")) for b in boxes or []]
         except (KeyError, TypeError, ValueError):
             raise plain_error(N_("Boxes are a list of {{xmin, ymin, xmax, ymax, label}} in picture pixels."),
                               state.lang) from None
-        return page.picture_updates(state, push_boxes=True)
+        state.set_boxes(given, selected=len(given) - 1 if given else None)  # the last box given
+        return links.picture_updates(state, push_boxes=True)
 
-    picture_outputs = page.picture_outputs()
-    page.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], page.scan_outputs(), api_name="load_scan",
+    picture_outputs = links.picture_outputs
+    links.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], links.scan_outputs, api_name="load_scan",
                                         show_progress_on=[h.viewer]))
-    page.refresh_prompt(h.series.input(on_series, [h.series, state_holder], page.scan_outputs(),
+    links.refresh_prompt(h.series.input(on_series, [h.series, state_holder], links.scan_outputs,
                                        api_name="choose_series", show_progress_on=[h.viewer]))
-    page.refresh_prompt(h.viewer.viewer_change(on_viewer_change, [state_holder], picture_outputs - {h.viewer},
+    links.refresh_prompt(h.viewer.viewer_change(on_viewer_change, [state_holder], picture_outputs - {h.viewer},
                                                api_name=False, show_progress="hidden", trigger_mode="always_last"))
-    page.refresh_prompt(h.viewer.select_region(on_select_region, [state_holder], picture_outputs, api_name=False,
+    links.refresh_prompt(h.viewer.select_region(on_select_region, [state_holder], picture_outputs, api_name=False,
                                                show_progress="hidden"))
-    page.refresh_prompt(h.api_view_button.click(on_api_view, [state_holder, h.api_view], picture_outputs,
+    links.refresh_prompt(h.api_view_button.click(on_api_view, [state_holder, h.api_view], picture_outputs,
                                                 api_name="set_view", show_progress="hidden"))
-    page.refresh_prompt(h.api_boxes_button.click(on_api_boxes, [state_holder, h.api_boxes], picture_outputs,
+    links.refresh_prompt(h.api_boxes_button.click(on_api_boxes, [state_holder, h.api_boxes], picture_outputs,
                                                  api_name="set_boxes", show_progress="hidden"))

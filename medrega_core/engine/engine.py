@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -21,10 +19,11 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from medrega_core.engine.base import PromptFormat, RunFacts, StreamingEngine
 from medrega_core.engine.cache import FeatureCache
 from medrega_core.engine.checkpoint import CheckpointFiles, locate_checkpoint, num_image_tokens, weight_files
-from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END, build_query
-from medrega_core.engine.errors import N_, EngineError, GenerationInputError, UnsupportedCheckpointError
+from medrega_core.engine.conversation import IMAGE_CONTEXT, IMAGE_END, IMAGE_START, TURN_END
+from medrega_core.engine.errors import N_, EngineError, UnsupportedCheckpointError
 from medrega_core.engine.load_progress import LoadReport, ProgressCallback, WeightsMeter, checkpoint_size
 from medrega_core.engine.modeling import (
     MedRegAForConditionalGeneration,
@@ -44,24 +43,6 @@ _END_OF_STREAM = object()
 
 class GenerationFailedError(EngineError):
     """The model raised while producing an answer."""
-
-
-
-
-@dataclass(frozen=True)
-class HistoryFit:
-    """The part of a conversation that fits the model's context with the next question.
-
-    Attributes
-    ----------
-    history:
-        The ``(question, answer)`` pairs sent: the first (with the image) and the newest follow-ups.
-    dropped_turns:
-        How many of the oldest follow-up pairs were left out (0 when everything fits).
-    """
-
-    history: tuple[tuple[str, str], ...]
-    dropped_turns: int
 
 
 class _TokenQueue(BaseStreamer):
@@ -263,10 +244,11 @@ def _load_model(
     return model.eval()
 
 
-class MedRegAEngine:
+class MedRegAEngine(StreamingEngine):
     """A loaded MedRegA model. Create with :meth:`load`.
 
     One answer is generated at a time (a lock serialises requests); sessions share the feature cache.
+    Streaming, Stop, history fitting and the answer text are :class:`StreamingEngine`'s.
     """
 
     def __init__(
@@ -290,7 +272,8 @@ class MedRegAEngine:
         self.max_positions = min(model.config.text_config.max_position_embeddings,
                                  settings.context_tokens or model.config.text_config.max_position_embeddings)
         self.features: FeatureCache[torch.Tensor] = FeatureCache(settings.feature_cache_size)
-        self._answer_skip = tokenizer.answer_skip_ids() | {self.turn_end_id}
+        self._format = PromptFormat(tokenizer, self.num_image_tokens, self.turn_end_id,
+                                    frozenset(tokenizer.answer_skip_ids() | {self.turn_end_id}))
         self._model_lock = threading.Lock()
 
     @classmethod
@@ -351,9 +334,11 @@ class MedRegAEngine:
             )
         return info
 
-    def prompt_ids(self, user_text: str, history: Sequence[tuple[str, str]] = ()) -> list[int]:
-        """Token ids of the full prompt for this turn (BOS first, image block expanded)."""
-        return self.tokenizer.encode(build_query(user_text, history, self.num_image_tokens))
+    def prompt_format(self) -> PromptFormat:
+        return self._format
+
+    def context_tokens(self) -> int:
+        return self.max_positions
 
     def image_features(self, image: Image.Image | np.ndarray) -> tuple[torch.Tensor, bool]:
         """Projected vision features of one image, from the cache when this content was seen before.
@@ -406,64 +391,11 @@ class MedRegAEngine:
             return None
         return StaticGreedyDecoder(self.model, prompt_length + options.max_new_tokens, use_graph=decode == "cuda-graph")
 
-    def answer_text(self, output_ids: Sequence[int]) -> str:
-        """The user-visible answer for generated ids: up to ``<|im_end|>``, stripped, tags kept."""
-        ids = list(output_ids)
-        if self.turn_end_id in ids:
-            ids = ids[: ids.index(self.turn_end_id)]
-        return self.tokenizer.decode(ids, skip=self._answer_skip).strip()
-
-    def fit_history(
-        self, user_text: str, history: Sequence[tuple[str, str]] = (), max_new_tokens: int | None = None
-    ) -> HistoryFit:
-        """Keep the conversation inside the context: leave out the oldest follow-up turns until the
-        prompt plus ``max_new_tokens`` fits; the first turn (it holds the image) always stays.
-
-        Callers can read this before streaming to tell the user; :meth:`stream` and :meth:`generate`
-        apply it themselves. A prompt that does not fit even then is refused when generating.
-        """
-        new_tokens = self.settings.generation().with_overrides(max_new_tokens).max_new_tokens
-        kept = tuple(history)
-        dropped = 0
-        while len(kept) > 1 and len(self.prompt_ids(user_text, kept)) + new_tokens > self.max_positions:
-            kept = kept[:1] + kept[2:]
-            dropped += 1
-        return HistoryFit(kept, dropped)
-
-    def _check_length(self, input_ids: list[int], options: GenerationOptions) -> None:
-        if len(input_ids) + options.max_new_tokens > self.max_positions:
-            raise GenerationInputError(
-                N_(
-                    "The conversation is too long: {tokens} prompt tokens plus {new} new tokens exceed the "
-                    "model's limit of {limit}. Start a new conversation or ask for fewer new tokens."
-                ),
-                tokens=len(input_ids),
-                new=options.max_new_tokens,
-                limit=self.max_positions,
-            )
-
-    def _finish_reason(self, output_ids: list[int], options: GenerationOptions) -> str:
-        if self.turn_end_id in output_ids:
-            return "stop"
-        return "length" if len(output_ids) >= options.max_new_tokens else "cancelled"
-
-    def _run(
-        self,
-        image: Image.Image | np.ndarray,
-        user_text: str,
-        history: Sequence[tuple[str, str]],
-        cancel: threading.Event | None,
-        options: GenerationOptions,
-        on_finish: Callable[[GenerationResult], None],
-    ) -> Iterator[str]:
-        started = time.perf_counter()
-        fit = self.fit_history(user_text, history, options.max_new_tokens)
-        input_ids = self.prompt_ids(user_text, fit.history)
-        self._check_length(input_ids, options)
-        output_ids: list[int] = []
-        shown = ""
+    def _token_ids(self, image: Image.Image | np.ndarray, user_text: str, history: Sequence[tuple[str, str]],
+                   input_ids: list[int], cancel: threading.Event | None, options: GenerationOptions,
+                   facts: RunFacts) -> Iterator[list[int]]:
         with self._model_lock:
-            features, cached = self.image_features(image)
+            features, facts.vision_cached = self.image_features(image)
             run = _BackgroundGeneration(
                 self.model,
                 self._prompt_embeddings(input_ids, features),
@@ -472,12 +404,7 @@ class MedRegAEngine:
             )
             try:
                 for token_id in run.token_ids(cancel):
-                    output_ids.append(token_id)
-                    text = self.answer_text(output_ids)
-                    # Hold back a character whose UTF-8 bytes are still arriving.
-                    if text != shown and not text.endswith("\ufffd"):
-                        shown = text
-                        yield text
+                    yield [token_id]
             finally:
                 run.finish()
                 if self.device.type == "cuda":
@@ -486,72 +413,4 @@ class MedRegAEngine:
             raise GenerationFailedError(
                 N_("The model failed while generating the answer: {reason}"), reason=str(run.failure)
             ) from run.failure
-        text = self.answer_text(output_ids)
-        if text != shown:
-            yield text
-        on_finish(
-            GenerationResult(
-                text=text,
-                input_ids=input_ids,
-                output_ids=output_ids,
-                finish_reason=self._finish_reason(output_ids, options),
-                first_step_top=run.first_step.top,
-                vision_cached=cached,
-                seconds=time.perf_counter() - started,
-                dropped_turns=fit.dropped_turns,
-            )
-        )
-
-    def stream(
-        self,
-        image: Image.Image | np.ndarray,
-        user_text: str,
-        history: Sequence[tuple[str, str]] = (),
-        cancel: threading.Event | None = None,
-        max_new_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        on_finish: Callable[[GenerationResult], None] | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer text so far, growing as tokens are generated.
-
-        Parameters
-        ----------
-        image:
-            The picture (PIL image, or ``H x W x 3`` uint8 array) the first question is about; pass
-            the same image on follow-ups (its features then come from the cache).
-        user_text:
-            The new question. The first turn carries ``<image>`` (prepended when absent); follow-ups
-            must not.
-        history:
-            Earlier ``(question, answer)`` pairs of this conversation, oldest first. When the
-            conversation would overflow the context, the oldest follow-ups are left out
-            (:meth:`fit_history`; ``GenerationResult.dropped_turns`` says how many).
-        cancel:
-            Set it to stop after the current token; the stream then ends with the text so far.
-        max_new_tokens, temperature, top_p:
-            Overrides of the engine's default :class:`GenerationOptions`.
-        on_finish:
-            Called once with the :class:`GenerationResult` (generated ids, finish reason, time) after
-            the last text and before the stream ends, also when cancelled; not when generation fails
-            or the stream is abandoned.
-        """
-        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
-        yield from self._run(image, user_text, history, cancel, options, on_finish=on_finish or (lambda result: None))
-
-    def generate(
-        self,
-        image: Image.Image | np.ndarray,
-        user_text: str,
-        history: Sequence[tuple[str, str]] = (),
-        cancel: threading.Event | None = None,
-        max_new_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-    ) -> GenerationResult:
-        """Generate a whole answer; same parameters as :meth:`stream`."""
-        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
-        results: list[GenerationResult] = []
-        for _ in self._run(image, user_text, history, cancel, options, on_finish=results.append):
-            pass
-        return results[0]
+        facts.first_step_top = run.first_step.top

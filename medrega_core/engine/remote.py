@@ -1,8 +1,8 @@
 """The engine as a client of a vLLM server (``python -m medrega_core vllm-serve``) over the OpenAI API.
 
-Same interface as :class:`medrega_core.engine.engine.MedRegAEngine` (``stream``, ``generate``,
-``describe``, ``settings``), without weights, torch or a GPU, and without a model lock: the server
-batches concurrent answers. Every answer is checked: the prompt ids the server reports must equal
+The same :class:`medrega_core.engine.base.Engine` as the in-process model (streaming, Stop, history
+fitting with the same rule, ``describe``), without weights, torch or a GPU, and without a model lock:
+the server batches concurrent answers. Every answer is checked: the prompt ids the server reports must equal
 the ids this project's tokenizer makes for the prompt, or the answer is refused.
 """
 
@@ -15,18 +15,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import httpx
 import openai
 from PIL import Image
 
+from medrega_core.engine.base import PromptFormat, RunFacts, StreamingEngine
 from medrega_core.engine.checkpoint import TOKENIZER_PATTERNS, num_image_tokens, read_config, resolve_folder
-from medrega_core.engine.conversation import TURN_END, build_query, first_question
+from medrega_core.engine.conversation import TURN_END, first_question
 from medrega_core.engine.errors import N_, EngineError
 from medrega_core.engine.picture import as_rgb_image
-from medrega_core.engine.results import GenerationResult
 from medrega_core.engine.settings import GenerationOptions, SettingsError
 from medrega_core.engine.tokenizer import MedRegATokenizer
 
@@ -115,20 +115,12 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A model the server lists: its request name and the path or id it was loaded from."""
+    """A model the server lists: its request name, the path or id it was loaded from, and its context
+    length in tokens (vLLM's ``max_model_len``; None when the server does not say)."""
 
     name: str
     root: str
-
-
-@dataclass(frozen=True)
-class _PromptFormat:
-    """What the local prompt check needs: the tokenizer, image token count and end-of-turn id."""
-
-    tokenizer: MedRegATokenizer
-    image_tokens: int
-    turn_end_id: int
-    answer_skip: frozenset[int]
+    max_model_len: int | None = None
 
 
 def picture_data_url(image: Image.Image) -> str:
@@ -156,7 +148,7 @@ def _first_difference(a: Sequence[int], b: Sequence[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-class ServerEngine:
+class ServerEngine(StreamingEngine):
     """A MedRegA answer engine whose model runs in a vLLM server. Create with :meth:`connect`."""
 
     def __init__(self, settings: ServerSettings) -> None:
@@ -167,7 +159,8 @@ class ServerEngine:
         )
         self._lock = threading.Lock()
         self._model: ServedModel | None = None
-        self._format: _PromptFormat | None = None
+        self._format: PromptFormat | None = None
+        self._checkpoint_context = 0  # the checkpoint's max_position_embeddings, read with the tokenizer
         self._status: tuple[float, dict[str, Any]] = (0.0, {})
 
     @classmethod
@@ -176,7 +169,7 @@ class ServerEngine:
         request, so the app starts (and later recovers) while it is down."""
         engine = cls(settings)
         if settings.checkpoint:
-            engine._prompt_format(settings.checkpoint)  # a missing tokenizer is a start-up error
+            engine._load_prompt_format(settings.checkpoint)  # a missing tokenizer is a start-up error
         return engine
 
     def close(self) -> None:
@@ -229,7 +222,8 @@ class ServerEngine:
             return self._model
         try:
             client = self._client if timeout is None else self._client.with_options(timeout=timeout)
-            listed = [ServedModel(m.id, str(getattr(m, "root", None) or m.id)) for m in client.models.list()]
+            listed = [ServedModel(m.id, str(getattr(m, "root", None) or m.id), getattr(m, "max_model_len", None))
+                      for m in client.models.list()]
         except _CLIENT_ERRORS as error:
             raise self._translate(error, started=False) from error
         expected = self.settings.checkpoint
@@ -251,7 +245,7 @@ class ServerEngine:
         return local.is_dir() and (local.name in names or any(
             Path(n).is_dir() and Path(n).resolve() == local.resolve() for n in names))
 
-    def _prompt_format(self, source: str | None = None) -> _PromptFormat:
+    def _load_prompt_format(self, source: str | None = None) -> PromptFormat:
         with self._lock:
             if self._format is None:
                 folder = resolve_folder(source or self.served_model().root, TOKENIZER_PATTERNS)
@@ -259,9 +253,20 @@ class ServerEngine:
                 turn_end = tokenizer.token_to_id(TURN_END)
                 if turn_end is None:
                     raise ServerError(N_("The checkpoint's tokenizer has no {token} token."), token=TURN_END)
-                self._format = _PromptFormat(tokenizer, num_image_tokens(read_config(folder)), turn_end,
-                                             frozenset(tokenizer.answer_skip_ids() | {turn_end}))
+                config = read_config(folder)
+                self._format = PromptFormat(tokenizer, num_image_tokens(config), turn_end,
+                                            frozenset(tokenizer.answer_skip_ids() | {turn_end}))
+                self._checkpoint_context = int(config["llm_config"].get("max_position_embeddings", 4096))
             return self._format
+
+    def prompt_format(self) -> PromptFormat:
+        """The tokenizer of ``settings.checkpoint``, else of the served model's folder (read once)."""
+        return self._load_prompt_format()
+
+    def context_tokens(self) -> int:
+        """The served model's context length (``vllm serve --max-model-len``), else the checkpoint's."""
+        self.prompt_format()
+        return self.served_model().max_model_len or self._checkpoint_context
 
     def describe(self) -> dict[str, Any]:
         """Facts for the status line: server, model, and its queue (running and waiting answers)."""
@@ -286,19 +291,6 @@ class ServerEngine:
         return {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
 
     # Answers.
-    def prompt_ids(self, user_text: str, history: Sequence[tuple[str, str]] = ()) -> list[int]:
-        """Token ids of the full prompt as this project's tokenizer makes them (BOS first, image expanded)."""
-        prompt = self._prompt_format()
-        return prompt.tokenizer.encode(build_query(user_text, history, prompt.image_tokens))
-
-    def answer_text(self, output_ids: Sequence[int]) -> str:
-        """The user-visible answer for generated ids: up to ``<|im_end|>``, stripped, tags kept."""
-        prompt = self._prompt_format()
-        ids = list(output_ids)
-        if prompt.turn_end_id in ids:
-            ids = ids[: ids.index(prompt.turn_end_id)]
-        return prompt.tokenizer.decode(ids, skip=prompt.answer_skip).strip()
-
     def _check_prompt(self, reported: Sequence[int] | None, expected: list[int]) -> None:
         if reported is not None and list(reported) == expected:
             return
@@ -310,15 +302,12 @@ class ServerEngine:
             server=self.settings.base_url, served=len(reported), expected=len(expected),
             position=_first_difference(reported, expected))
 
-    def _run(self, image: Image.Image, user_text: str, history: Sequence[tuple[str, str]],
-             cancel: threading.Event | None, options: GenerationOptions,
-             on_finish: Callable[[GenerationResult], None]) -> Iterator[str]:
-        started_at = time.perf_counter()
-        expected = self.prompt_ids(user_text, history)  # also refuses a malformed conversation
+    def _token_ids(self, image: Image.Image, user_text: str, history: Sequence[tuple[str, str]],
+                   input_ids: list[int], cancel: threading.Event | None, options: GenerationOptions,
+                   facts: RunFacts) -> Iterator[list[int]]:
         messages = chat_messages(image, user_text, history)
-        turn_end = self._prompt_format().turn_end_id
-        output_ids: list[int] = []
-        shown, finish_reason, checked = "", "cancelled", False
+        turn_end = self.prompt_format().turn_end_id
+        checked = False
         try:
             stream = self._client.chat.completions.create(
                 model=self.served_model().name, messages=messages, stream=True,
@@ -331,18 +320,11 @@ class ServerEngine:
         try:
             for chunk in stream:
                 if not checked:
-                    self._check_prompt((chunk.model_extra or {}).get("prompt_token_ids"), expected)
+                    self._check_prompt((chunk.model_extra or {}).get("prompt_token_ids"), input_ids)
                     checked = True
                 for choice in chunk.choices:
-                    output_ids += (choice.model_extra or {}).get("token_ids") or []
-                    if choice.finish_reason:
-                        finish_reason = "stop" if choice.finish_reason == "stop" else "length"
-                text = self.answer_text(output_ids)
-                if text != shown and not text.endswith("\ufffd"):
-                    shown = text
-                    yield text
+                    yield (choice.model_extra or {}).get("token_ids") or []
                 if cancel is not None and cancel.is_set():
-                    finish_reason = "cancelled"
                     break
         except _CLIENT_ERRORS as error:
             raise self._translate(error, started=True) from error
@@ -350,32 +332,3 @@ class ServerEngine:
             stream.close()  # on Stop: the server sees the disconnect and aborts the request
         if not checked:  # the stream ended before its first chunk
             raise self._interrupted()
-        text = self.answer_text(output_ids)
-        if text != shown:
-            yield text
-        on_finish(GenerationResult(text=text, input_ids=expected, output_ids=output_ids, finish_reason=finish_reason,
-                                   first_step_top=[], vision_cached=False, seconds=time.perf_counter() - started_at))
-
-    def stream(self, image: Image.Image, user_text: str, history: Sequence[tuple[str, str]] = (),
-               cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-               temperature: float | None = None, top_p: float | None = None,
-               on_finish: Callable[[GenerationResult], None] | None = None) -> Iterator[str]:
-        """Yield the answer text so far; same parameters and behaviour as ``MedRegAEngine.stream``.
-
-        Raises
-        ------
-        ServerError
-            Server down, too slow, interrupted, serving another model, or tokenizing differently.
-        """
-        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
-        yield from self._run(image, user_text, history, cancel, options, on_finish or (lambda result: None))
-
-    def generate(self, image: Image.Image, user_text: str, history: Sequence[tuple[str, str]] = (),
-                 cancel: threading.Event | None = None, max_new_tokens: int | None = None,
-                 temperature: float | None = None, top_p: float | None = None) -> GenerationResult:
-        """A whole answer; same parameters as :meth:`stream`."""
-        options = self.settings.generation().with_overrides(max_new_tokens, temperature, top_p)
-        results: list[GenerationResult] = []
-        for _ in self._run(image, user_text, history, cancel, options, results.append):
-            pass
-        return results[0]

@@ -13,8 +13,6 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from medrega_core.intake.scan import Scan
-
 __all__ = ["export_metadata", "deidentify"]
 
 #: Value representations of dates, times and ages.
@@ -90,13 +88,15 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
-def export_metadata(scan: Scan, include_identifiers: bool = False) -> dict[str, Any]:
-    """Scan information and DICOM header for an export bundle.
+def export_metadata(info: dict[str, Any], header: Dataset | None, include_identifiers: bool = False) -> dict[str, Any]:
+    """Scan information and DICOM header for an export bundle (``Scan.dataset_for_export``).
 
     Parameters
     ----------
-    scan:
-        The opened scan.
+    info:
+        The scan's ``ScanInfo.to_dict()``.
+    header:
+        The scan's first DICOM dataset without pixel data (``Scan.dicom_header``), or None.
     include_identifiers:
         Keep patient identifiers in the DICOM header (only when the user asks for it).
 
@@ -107,8 +107,7 @@ def export_metadata(scan: Scan, include_identifiers: bool = False) -> dict[str, 
         identifiers are removed, every replaced header value is ``{"replaced": true, "substitute": value}``
         and ``"note"`` (:data:`SUBSTITUTE_NOTE`) says so.
     """
-    header = scan.dicom_header
-    result: dict[str, Any] = {"info": scan.info.to_dict(), "dicom": None, "identifiers_removed": not include_identifiers}
+    result: dict[str, Any] = {"info": info, "dicom": None, "identifiers_removed": not include_identifiers}
     if header is None:
         return result
     if include_identifiers:

@@ -300,4 +300,4 @@ class Scan:
         """
         from medrega_core.intake.deid import export_metadata
 
-        return export_metadata(self, include_identifiers=include_identifiers)
+        return export_metadata(self.info.to_dict(), self.dicom_header, include_identifiers=include_identifiers)
