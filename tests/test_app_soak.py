@@ -42,7 +42,7 @@ def one_session(url: str, number: int, folder: Path) -> list[str]:
         metadata = next(o for o in opened if isinstance(o, dict) and o.get("modality"))
         if metadata["modality"] != modality:
             problems.append(f"session {number} opened {metadata['modality']}, not {modality}")
-        table = table_of(client.predict([{"xmin": 10 + number, "ymin": 10, "xmax": 60, "ymax": 70, "label": label}],
+        table = table_of(client.predict([{"x1": 10 + number, "y1": 10, "x2": 60, "y2": 70, "label": label}],
                                         api_name="/set_boxes"))
         if [row[0] for row in table] != [label]:
             problems.append(f"session {number} sees boxes {[row[0] for row in table]}")
