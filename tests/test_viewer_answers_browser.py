@@ -55,3 +55,41 @@ def test_the_models_boxes_appear_in_their_colour_and_a_click_selects_the_region(
         page.wait_for_function("() => document.querySelector('#selected-region').innerText.includes('liver')")
     finally:
         page.close()
+
+
+
+def ask_for_the_liver(page) -> dict:
+    """Ask for the liver on CT_small by clicking Ask as a user does; the viewer's state once its box is drawn."""
+    upload(page, get_testdata_file("CT_small.dcm"))
+    choose_task(page, Task.TEXT_TO_REGION)
+    page.locator("#objects input, #objects textarea").first.fill("liver")
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value.includes('liver')")
+    page.click("#ask")  # at 1600 x 1000 Ask is below the picture: reaching it scrolls the page down
+    assert page.evaluate("window.scrollY") > 300
+    page.wait_for_function("() => window.medregaViewer.state().modelBoxes.length === 1", timeout=120_000)
+    wait_rendered(page)
+    return viewer_state(page)
+
+
+def test_the_answers_boxes_come_into_view(browser, app_url) -> None:
+    page = open_app(browser, app_url)
+    try:
+        rect = ask_for_the_liver(page)["imageRect"]
+        assert rect["top"] >= 0 and rect["top"] + rect["height"] <= 1000, "the picture with the model's boxes is out of view"
+    finally:
+        page.close()
+
+
+def test_a_model_box_is_labelled_over_its_own_top_edge(browser, app_url) -> None:
+    page = open_app(browser, app_url)
+    try:
+        state = ask_for_the_liver(page)
+        box = state["modelBoxes"][0]
+        left, top = page_point(state, box["x1"], box["y1"])
+        right, bottom = page_point(state, box["x2"], box["y2"])
+        label = page.evaluate("""() => { const t = [...document.querySelectorAll('#scan-viewer svg text')].find((e) => e.textContent.includes('liver'));
+            const r = t.getBoundingClientRect(); return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; }""")
+        assert left - 2 <= label["left"] < right, (label, left, right)  # over the box's own width, not beside it (the neighbour's place)
+        assert label["bottom"] <= top + 1 or label["top"] >= bottom - 1, (label, top, bottom)
+    finally:
+        page.close()

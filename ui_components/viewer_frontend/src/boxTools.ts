@@ -115,10 +115,8 @@ export class UserBoxTool extends LabelledBoxTool {
   };
 }
 
-/** Vertical gap between a model box and its label, canvas px. */
-const LABEL_GAP = 4;
-/** Height of a one-line label (Cornerstone's text box: 14 px text and padding), canvas px. */
-const LABEL_HEIGHT = 20;
+/** Gap between a model box and its label, canvas px. */
+const LABEL_GAP = 3;
 
 /**
  * The model's boxes: locked, in their phrase's colour, labelled "[n] name" just above their own top
@@ -132,11 +130,15 @@ export class ModelBoxTool extends LabelledBoxTool {
     const { enabledElement, annotation } = options;
     const viewport = enabledElement.viewport;
     const rect = canvasRect(viewport, annotation);
-    const above = rect.top - LABEL_GAP - LABEL_HEIGHT;
-    const top = above >= 0 ? above : rect.bottom + LABEL_GAP;
     const textBox = annotation.data.handles!.textBox!;
     textBox.hasMoved = true; // Cornerstone keeps a moved label where it is told
-    textBox.worldPosition = viewport.canvasToWorld([rect.left, top] as Types.Point2);
+    // Drawn once at the corner to learn the label's size and padding, then moved to its place.
+    textBox.worldPosition = viewport.canvasToWorld([rect.left, rect.top] as Types.Point2);
+    super.renderLinkedTextBoxAnnotation(options);
+    const drawn = canvasRect(viewport, { data: { handles: { points: [textBox.worldBoundingBox!.topLeft, textBox.worldBoundingBox!.bottomRight] } } } as unknown as Annotation);
+    const height = drawn.bottom - drawn.top;
+    const top = rect.top - LABEL_GAP - height >= 0 ? rect.top - LABEL_GAP - height : rect.bottom + LABEL_GAP;
+    textBox.worldPosition = viewport.canvasToWorld([2 * rect.left - drawn.left, rect.top + top - drawn.top] as Types.Point2);
     return super.renderLinkedTextBoxAnnotation(options);
   }
 }

@@ -34,7 +34,9 @@ export interface BoxContext {
 
 export class Boxes implements BoxHooks {
   private selected: string | null = null;
-  private modelShown = '';
+  /** The model's boxes drawn (as JSON) and the region drawn selected. */
+  private modelShown = '[]';
+  private regionShown: number | null = null;
 
   constructor(private readonly ctx: BoxContext) {}
 
@@ -112,13 +114,18 @@ export class Boxes implements BoxHooks {
     return scan.kind === 'frames' ? imageIdFor(scan.key, box.plane, box.frame, 0) : imageIdFor(scan.key, box.plane, box.frame, box.slice);
   }
 
-  /** The latest answer's boxes, the selected region's drawn thicker and starred. */
-  showModelBoxes(): void {
-    if (!this.ctx.scan()) return;
+  /**
+   * The latest answer's boxes, the selected region's drawn thicker and starred. True when boxes of
+   * a new answer were drawn.
+   */
+  showModelBoxes(): boolean {
+    if (!this.ctx.scan()) return false;
     const { modelBoxes, selectedRegion } = this.ctx.value();
-    const shown = JSON.stringify([modelBoxes, selectedRegion]);
-    if (shown === this.modelShown) return;
+    const shown = JSON.stringify(modelBoxes);
+    if (shown === this.modelShown && selectedRegion === this.regionShown) return false;
+    const newAnswer = shown !== this.modelShown;
     this.modelShown = shown;
+    this.regionShown = selectedRegion;
     for (const a of this.annotationsOf(ModelBoxTool.toolName)) annotationApi.state.removeAnnotation(a.annotationUID!);
     for (const box of modelBoxes) {
       const selected = box.region === selectedRegion;
@@ -130,13 +137,15 @@ export class Boxes implements BoxHooks {
       } as never);
     }
     this.ctx.viewport().render();
+    return newAnswer && modelBoxes.length > 0;
   }
 
   /** A new scan: nothing of the last one's boxes is kept. */
   forget(): void {
     annotationApi.state.removeAllAnnotations();
     this.selected = null;
-    this.modelShown = '';
+    this.modelShown = '[]';
+    this.regionShown = null;
   }
 
   onClick(canvas: Types.Point2, drawing: boolean): void {

@@ -191,7 +191,8 @@ export class Viewer {
       this.boxesSerial = value.userBoxes.serial;
       this.boxes.replaceUserBoxes(value.userBoxes.boxes);
     }
-    this.boxes.showModelBoxes();
+    // The answer's boxes are what the user waits for: bring the picture back if Ask scrolled it away.
+    if (this.boxes.showModelBoxes()) this.root.scrollIntoView({ block: 'nearest' });
     this.refresh();
   }
 
