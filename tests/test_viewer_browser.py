@@ -14,6 +14,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
+from contract_check import assert_conforms
 from medrega_core.intake import View, Window, open_scan, render
 from medrega_core.render import propose_box
 from viewer_fixtures import (  # noqa: F401  (browser: fixture)
@@ -282,3 +283,15 @@ def test_two_sessions_see_only_their_own_scan(browser, app_url, series) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_the_state_the_viewer_reports_follows_the_contract(page, series) -> None:
+    """What the browser sends Python (viewer_change, and Ask's view) conforms to the schema its types come from."""
+    state = upload(page, series)
+    page.click("#tool-box")
+    drag(page, page_point(state, 100, 100), page_point(state, 200, 220))
+    page.wait_for_function("() => window.medregaViewer.state().boxes.length === 1")
+    assert_conforms(viewer_state(page), "ViewerState")
+    page.click("#plane-coronal")
+    page.wait_for_function("() => window.medregaViewer.state().plane === 'coronal'")
+    assert_conforms(viewer_state(page), "ViewerState")
