@@ -17,10 +17,10 @@ from app_fixtures import app_url  # noqa: F401  (fixture)
 from contract_check import assert_conforms
 from medrega_core.intake import View, Window, open_scan, render
 from medrega_core.render import propose_box
-from viewer_fixtures import (  # noqa: F401  (browser: fixture)
-    browser,
-    canvas_pixels, ct_series_512, drag, nifti_4d, open_app, page_point, picture_point,
-    radiograph_3000, screenshot, upload, viewer_state, viewport_centre, wait_rendered,
+from viewer_fixtures import (  # noqa: F401  (browser, series, radiograph: fixtures)
+    browser, radiograph, series,
+    canvas_pixels, drag, nifti_4d, open_app, page_point, picture_point,
+    screenshot, upload, viewer_state, viewport_centre, wait_rendered,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,16 +29,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def shots(artifacts_dir):
     return artifacts_dir / "viewer"
-
-
-@pytest.fixture(scope="module")
-def series(tmp_path_factory):
-    return ct_series_512(tmp_path_factory.mktemp("ct512"))
-
-
-@pytest.fixture(scope="module")
-def radiograph(tmp_path_factory):
-    return radiograph_3000(tmp_path_factory.mktemp("dx"))
 
 
 @pytest.fixture

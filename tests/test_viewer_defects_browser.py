@@ -15,22 +15,12 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
-from viewer_fixtures import (  # noqa: F401  (browser: fixture)
-    browser, canvas_pixels, ct_series_512, drag, open_app, page_point, radiograph_3000, uncompressed,
-    upload, viewer_state, viewport_centre, wait_rendered,
+from viewer_fixtures import (  # noqa: F401  (browser, series, radiograph: fixtures)
+    browser, radiograph, series,
+    canvas_pixels, drag, open_app, page_point, uncompressed, upload, viewer_state, viewport_centre, wait_rendered,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def series(tmp_path_factory):
-    return ct_series_512(tmp_path_factory.mktemp("ct512"))
-
-
-@pytest.fixture(scope="module")
-def radiograph(tmp_path_factory):
-    return radiograph_3000(tmp_path_factory.mktemp("dx"))
 
 
 @pytest.fixture(scope="module")
