@@ -38,11 +38,22 @@ def page(browser, app_url):
     page.close()
 
 
+@pytest.fixture(params=["cpu", "gpu"])
+def path_page(request, browser, app_url):
+    """The page with each of Cornerstone's drawing paths (the viewer picks the CPU one where WebGL is
+    software, as here; the GPU one is what machines with a GPU get)."""
+    page = open_app(browser, f"{app_url}?medrega-render={request.param}")
+    assert page.evaluate("window.medregaViewer.state().renderPath") == request.param
+    yield page
+    page.close()
+
+
 def wait_for(page, expression: str, arg=None) -> None:
     page.wait_for_function(expression, arg=arg)
 
 
-def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(page, series, shots) -> None:
+def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(path_page, series, shots) -> None:
+    page = path_page
     state = upload(page, series)
     page.evaluate("window.medregaViewer.actualSize()")
     wait_rendered(page)
@@ -70,7 +81,8 @@ def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(page, series
     screenshot(page, shots, "ct512-actual-size")
 
 
-def test_at_zoom_one_the_whole_picture_fits_centred_with_tools_and_overlays_on_screen(page, shots) -> None:
+def test_at_zoom_one_the_whole_picture_fits_centred_with_tools_and_overlays_on_screen(path_page, shots) -> None:
+    page = path_page
     state = upload(page, get_testdata_file("CT_small.dcm"))
     rect, viewport = state["imageRect"], page.locator("#scan-viewer .medrega-viewport").bounding_box()
     assert rect["width"] > 3 * 128  # a small picture is scaled up to its panel
@@ -123,7 +135,8 @@ def test_a_left_drag_changes_the_window_and_the_picture_and_number_keys_pick_pre
     wait_for(page, "(w) => Math.abs(window.medregaViewer.state().window.width - w) < 0.01", window["width"])
 
 
-def test_boxes_are_drawn_moved_resized_named_and_deleted(page, series, shots) -> None:
+def test_boxes_are_drawn_moved_resized_named_and_deleted(path_page, series, shots) -> None:
+    page = path_page
     state = upload(page, series)
     page.click("#tool-box")
     # Whole CSS pixels: a mouse event's clientX/clientY are whole numbers.

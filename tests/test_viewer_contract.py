@@ -81,7 +81,7 @@ def test_the_proposal_answers_conform_and_a_conforming_state_report_is_adopted(c
               "zoom": 1.0, "tool": "box", "boxes": [{**answer["box"], "id": "a", "label": "nodule"}], "selectedBox": "a",
               "modelBoxes": [], "selectedRegion": None, "picture": {"width": 128, "height": 128},
               "imageRect": {"left": 0, "top": 0, "width": 512, "height": 512}, "scanKey": state.scan_token, "cine": False,
-              "cineFps": 12, "loaded": 1, "rendered": True}
+              "cineFps": 12, "renderPath": "gpu", "loaded": 1, "rendered": True}
     assert_conforms(report, "ViewerState")
     adopt_viewer_state(state, report)
     assert [u.label for u in state.user_boxes] == ["nodule"] and state.selected_box == 0

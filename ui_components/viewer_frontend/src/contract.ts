@@ -128,6 +128,8 @@ export interface ViewerState {
   cine: boolean;
   /** Pictures per second the cine plays at. */
   cineFps: number;
+  /** Which Cornerstone path draws: WebGL on the GPU, or the CPU path where WebGL is software. */
+  renderPath: "cpu" | "gpu";
   /** Pictures of the shown stack already in the browser (prefetch progress). */
   loaded: number;
   /** The picture shown has been drawn (its values have arrived). */

@@ -216,6 +216,18 @@ export class Stack {
   }
 
   /**
+   * Zoom with 1 for the fitted picture (the whole picture in the panel), whichever drawing path
+   * draws it (Cornerstone's CPU path counts its zoom from one picture pixel per canvas pixel).
+   */
+  zoom(element: HTMLElement): number {
+    if (!this.scan || !this.drawnImageId()) return 1;
+    const size = this.scan.planes[this.plane];
+    const panel = element.getBoundingClientRect();
+    const fitted = Math.min(panel.width, panel.height * size.width / size.height);
+    return fitted > 0 ? this.imageRect(element).width / fitted : 1;
+  }
+
+  /**
    * Actual size: one picture pixel on one device pixel, drawn as it is (no interpolation), the
    * picture's corner on a whole pixel, so the canvas shows the very pixels the server renders.
    */

@@ -21,6 +21,8 @@ import type { Box, ViewerState, ViewerValue } from './contract';
 import { bindKeys } from './keys';
 import { registerLoader } from './loader';
 import { Overlay, type OverlayFacts } from './overlay';
+import { usePictureConvention } from './picture';
+import { chooseRenderPath, useRenderPath, type RenderPath } from './rendering';
 import { Stack } from './stack';
 import { addStyles } from './styles';
 import { TOOLS, createToolGroup, selectTool, type ViewerTools } from './tools';
@@ -32,15 +34,18 @@ const STAGE_MARGIN = 12;
 
 const EMPTY_VALUE: ViewerValue = { scan: null, view: null, userBoxes: null, modelBoxes: [], selectedRegion: null, texts: {} };
 
-let initialised = false;
+let renderPath: RenderPath | null = null;
 
-function initialise(): void {
-  if (initialised) return;
+function initialise(): RenderPath {
+  if (renderPath) return renderPath;
   initCore();
+  renderPath = chooseRenderPath();
+  useRenderPath(renderPath);
+  usePictureConvention(renderPath);
   initTools();
   registerLoader();
   addStyles();
-  initialised = true;
+  return renderPath;
 }
 
 let instances = 0;
@@ -60,6 +65,7 @@ export class Viewer {
   private readonly tools: ViewerTools;
   private readonly stack: Stack;
   private readonly boxes: Boxes;
+  private readonly renderPath: RenderPath;
   private value: ViewerValue = EMPTY_VALUE;
   private tool = 'window';
   private viewSerial = -1;
@@ -67,7 +73,7 @@ export class Viewer {
   private pending: Promise<void> = Promise.resolve();
 
   constructor(host: HTMLElement, gradio: GradioBridge) {
-    initialise();
+    this.renderPath = initialise();
     this.bridge = new PythonBridge(gradio);
     const id = `medrega-${++instances}`;
     this.viewportId = `${id}-viewport`;
@@ -310,7 +316,7 @@ export class Viewer {
       frame: frames ? index : stack.step,
       numFrames: scan?.steps ?? 0,
       window: stack.currentWindow(),
-      zoom: scan && drawn ? this.viewport.getZoom() : 1,
+      zoom: stack.zoom(this.element),
       tool: this.tool,
       boxes,
       selectedBox: selected,
@@ -321,6 +327,7 @@ export class Viewer {
       scanKey: scan?.key ?? null,
       cine: stack.playing,
       cineFps: stack.cineFps(),
+      renderPath: this.renderPath,
       loaded: stack.loaded(),
       rendered: Boolean(drawn) && stack.lastRendered === drawn,
     };
