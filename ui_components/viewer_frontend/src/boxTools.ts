@@ -17,7 +17,7 @@ type InteractionEvent = ToolTypes.EventTypes.InteractionEventType;
 type MouseEventDetail = ToolTypes.EventTypes.MouseUpEventDetail;
 
 /** A press that moves less than this (canvas px) is a click, not a drag. */
-export const CLICK_SLOP = 4;
+const CLICK_SLOP = 4;
 
 export interface BoxHooks {
   /** A click on the picture at ``canvas``; ``drawing`` when the Box tool had begun a box there. */
