@@ -4,6 +4,7 @@ Prints, beside each budget, the measured figure and measured/budget (a ratio und
 "at most" budget; over 1 meets an "at least" one):
 
 * frames per second while dragging the window on a 512x512 CT and on a 3000x2500 radiograph (>= 30),
+  on the drawing path the viewer chose for this browser, then on each path forced (CPU, WebGL),
 * ms per slice while scrolling a 300-slice CT once its slices are prefetched (<= 50),
 * upload to first picture for a 16 MB radiograph (<= 1.5 s) and a 300-slice series (<= 2 s), the
   median of ``--repeats`` uploads, each in a new page.
@@ -109,6 +110,19 @@ def upload_seconds(browser, url: str, paths, repeats: int) -> tuple[list[float],
     return times, page
 
 
+def drags_on_path(browser, url: str, path: str, dx, ct) -> list[tuple[str, float, float, str]]:
+    """Window-drag rows with Cornerstone's drawing path forced to ``path`` (cpu or gpu)."""
+    page = open_app(browser, f"{url}?medrega-render={path}")
+    try:
+        upload(page, dx)
+        rows = [(f"window drag, 3000x2500 radiograph, {path} path (frames/s)", drag_fps(page), 30, "min")]
+        upload(page, ct)
+        rows.append((f"window drag, 512x512 CT, {path} path (frames/s)", drag_fps(page), 30, "min"))
+        return rows
+    finally:
+        page.close()
+
+
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -139,6 +153,10 @@ def main() -> None:
                 rows.append((f"upload to first picture, {args.slices}-slice CT (s)", median(ct_times), 2.0, "max"))
                 rows.append(("window drag, 512x512 CT (frames/s)", drag_fps(page), 30, "min"))
                 rows.append((f"scroll, {args.slices}-slice CT after prefetch (ms/slice)", scroll_ms(page, args.slices), 50, "max"))
+                chosen = page.evaluate("window.medregaViewer.state().renderPath")
+                page.close()
+                for path in ("cpu", "gpu"):
+                    rows += drags_on_path(browser, url, path, dx, ct[:20])
                 browser.close()
         finally:
             app.terminate()
@@ -146,6 +164,7 @@ def main() -> None:
     for name, value, budget, kind in rows:
         meets = value <= budget if kind == "max" else value >= budget
         print(f"{name:<55} {value:9.2f} {budget:7.1f} {value / budget:6.2f}  {'yes' if meets else 'NO'}")
+    print(f"drawing path this browser chose: {chosen} (the first rows use it)")
     print("each upload, in order (s): radiograph", ", ".join(f"{t:.2f}" for t in dx_times),
           "| CT", ", ".join(f"{t:.2f}" for t in ct_times))
 

@@ -14,12 +14,13 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
+from contract_check import assert_conforms
 from medrega_core.intake import View, Window, open_scan, render
 from medrega_core.render import propose_box
-from viewer_fixtures import (  # noqa: F401  (browser: fixture)
-    browser,
-    canvas_pixels, ct_series_512, drag, nifti_4d, open_app, page_point, picture_point,
-    radiograph_3000, screenshot, upload, viewer_state, viewport_centre, wait_rendered,
+from viewer_fixtures import (  # noqa: F401  (browser, series, radiograph: fixtures)
+    browser, radiograph, series,
+    canvas_pixels, drag, nifti_4d, open_app, page_point, picture_point,
+    screenshot, upload, viewer_state, viewport_centre, wait_rendered,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,19 +31,19 @@ def shots(artifacts_dir):
     return artifacts_dir / "viewer"
 
 
-@pytest.fixture(scope="module")
-def series(tmp_path_factory):
-    return ct_series_512(tmp_path_factory.mktemp("ct512"))
-
-
-@pytest.fixture(scope="module")
-def radiograph(tmp_path_factory):
-    return radiograph_3000(tmp_path_factory.mktemp("dx"))
-
-
 @pytest.fixture
 def page(browser, app_url):
     page = open_app(browser, app_url)
+    yield page
+    page.close()
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def path_page(request, browser, app_url):
+    """The page with each of Cornerstone's drawing paths (the viewer picks the CPU one where WebGL is
+    software, as here; the GPU one is what machines with a GPU get)."""
+    page = open_app(browser, f"{app_url}?medrega-render={request.param}")
+    assert page.evaluate("window.medregaViewer.state().renderPath") == request.param
     yield page
     page.close()
 
@@ -51,7 +52,8 @@ def wait_for(page, expression: str, arg=None) -> None:
     page.wait_for_function(expression, arg=arg)
 
 
-def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(page, series, shots) -> None:
+def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(path_page, series, shots) -> None:
+    page = path_page
     state = upload(page, series)
     page.evaluate("window.medregaViewer.actualSize()")
     wait_rendered(page)
@@ -79,7 +81,8 @@ def test_a_slice_at_actual_size_shows_the_pixels_the_server_renders(page, series
     screenshot(page, shots, "ct512-actual-size")
 
 
-def test_at_zoom_one_the_whole_picture_fits_centred_with_tools_and_overlays_on_screen(page, shots) -> None:
+def test_at_zoom_one_the_whole_picture_fits_centred_with_tools_and_overlays_on_screen(path_page, shots) -> None:
+    page = path_page
     state = upload(page, get_testdata_file("CT_small.dcm"))
     rect, viewport = state["imageRect"], page.locator("#scan-viewer .medrega-viewport").bounding_box()
     assert rect["width"] > 3 * 128  # a small picture is scaled up to its panel
@@ -132,7 +135,8 @@ def test_a_left_drag_changes_the_window_and_the_picture_and_number_keys_pick_pre
     wait_for(page, "(w) => Math.abs(window.medregaViewer.state().window.width - w) < 0.01", window["width"])
 
 
-def test_boxes_are_drawn_moved_resized_named_and_deleted(page, series, shots) -> None:
+def test_boxes_are_drawn_moved_resized_named_and_deleted(path_page, series, shots) -> None:
+    page = path_page
     state = upload(page, series)
     page.click("#tool-box")
     # Whole CSS pixels: a mouse event's clientX/clientY are whole numbers.
@@ -142,24 +146,24 @@ def test_boxes_are_drawn_moved_resized_named_and_deleted(page, series, shots) ->
     box = viewer_state(page)["boxes"][0]
     x1, y1 = picture_point(state, *start)
     x2, y2 = picture_point(state, *end)
-    assert box["x1"] == pytest.approx(x1, abs=0.75) and box["y1"] == pytest.approx(y1, abs=0.75)
-    assert box["x2"] == pytest.approx(x2, abs=0.75) and box["y2"] == pytest.approx(y2, abs=0.75)
+    assert box["xmin"] == pytest.approx(x1, abs=0.75) and box["ymin"] == pytest.approx(y1, abs=0.75)
+    assert box["xmax"] == pytest.approx(x2, abs=0.75) and box["ymax"] == pytest.approx(y2, abs=0.75)
     # Move: drag the top edge's middle by 40 picture pixels to the right and 20 down.
-    edge = page_point(state, (box["x1"] + box["x2"]) / 2, box["y1"])
-    shift = page_point(state, (box["x1"] + box["x2"]) / 2 + 40, box["y1"] + 20)
+    edge = page_point(state, (box["xmin"] + box["xmax"]) / 2, box["ymin"])
+    shift = page_point(state, (box["xmin"] + box["xmax"]) / 2 + 40, box["ymin"] + 20)
     drag(page, edge, shift)
-    wait_for(page, "(x) => Math.abs(window.medregaViewer.state().boxes[0].x1 - x) < 1.5", box["x1"] + 40)
+    wait_for(page, "(x) => Math.abs(window.medregaViewer.state().boxes[0].xmin - x) < 1.5", box["xmin"] + 40)
     moved = viewer_state(page)["boxes"][0]
-    assert moved["y1"] == pytest.approx(box["y1"] + 20, abs=1.5)
-    assert moved["x2"] - moved["x1"] == pytest.approx(box["x2"] - box["x1"], abs=0.5)
+    assert moved["ymin"] == pytest.approx(box["ymin"] + 20, abs=1.5)
+    assert moved["xmax"] - moved["xmin"] == pytest.approx(box["xmax"] - box["xmin"], abs=0.5)
     # Resize: drag the bottom-right corner.
-    corner = page_point(state, moved["x2"], moved["y2"])
-    drag(page, corner, page_point(state, moved["x2"] + 30, moved["y2"] + 25))
-    wait_for(page, "(x) => Math.abs(window.medregaViewer.state().boxes[0].x2 - x) < 1.5", moved["x2"] + 30)
+    corner = page_point(state, moved["xmax"], moved["ymax"])
+    drag(page, corner, page_point(state, moved["xmax"] + 30, moved["ymax"] + 25))
+    wait_for(page, "(x) => Math.abs(window.medregaViewer.state().boxes[0].xmax - x) < 1.5", moved["xmax"] + 30)
     resized = viewer_state(page)["boxes"][0]
-    assert resized["x1"] == pytest.approx(moved["x1"], abs=0.5) and resized["y2"] == pytest.approx(moved["y2"] + 25, abs=1.5)
+    assert resized["xmin"] == pytest.approx(moved["xmin"], abs=0.5) and resized["ymax"] == pytest.approx(moved["ymax"] + 25, abs=1.5)
     # Rename: double-click inside, type, Enter.
-    inside = page_point(state, (resized["x1"] + resized["x2"]) / 2, (resized["y1"] + resized["y2"]) / 2)
+    inside = page_point(state, (resized["xmin"] + resized["xmax"]) / 2, (resized["ymin"] + resized["ymax"]) / 2)
     page.mouse.dblclick(*inside)
     page.locator(".medrega-rename").fill("left thalamus")
     page.keyboard.press("Enter")
@@ -188,11 +192,11 @@ def test_a_click_with_the_box_tool_proposes_a_box_around_the_clicked_pixel(page,
     page.mouse.click(*page_point(state, *target))
     wait_for(page, "() => window.medregaViewer.state().boxes.length === 1")
     box = viewer_state(page)["boxes"][0]
-    assert box["x1"] <= target[0] <= box["x2"] and box["y1"] <= target[1] <= box["y2"]
+    assert box["xmin"] <= target[0] <= box["xmax"] and box["ymin"] <= target[1] <= box["ymax"]
     window = state["window"]
     rendering = render(open_scan(series), View(slice_index=state["slice"], window=Window(window["center"], window["width"])))
     expected = propose_box(rendering.rgb, *target)  # the same OpenCV proposal on the same pixels
-    assert (box["x1"], box["y1"], box["x2"], box["y2"]) == pytest.approx((expected.x1, expected.y1, expected.x2, expected.y2), abs=1.0)
+    assert (box["xmin"], box["ymin"], box["xmax"], box["ymax"]) == pytest.approx((expected.x1, expected.y1, expected.x2, expected.y2), abs=1.0)
 
 
 def test_reformatted_planes_keep_the_window_and_have_their_own_slices(page, series, shots) -> None:
@@ -227,7 +231,7 @@ def test_a_radiograph_fits_shows_its_orientation_letters_and_a_scale_bar(page, r
     page.mouse.click(*page_point(state, *target))
     wait_for(page, "() => window.medregaViewer.state().boxes.length === 1")
     box = viewer_state(page)["boxes"][0]
-    assert box["x1"] <= target[0] <= box["x2"] and box["y1"] <= target[1] <= box["y2"]
+    assert box["xmin"] <= target[0] <= box["xmax"] and box["ymin"] <= target[1] <= box["ymax"]
     screenshot(page, shots, "dx-proposed-box")
 
 
@@ -282,3 +286,15 @@ def test_two_sessions_see_only_their_own_scan(browser, app_url, series) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_the_state_the_viewer_reports_follows_the_contract(page, series) -> None:
+    """What the browser sends Python (viewer_change, and Ask's view) conforms to the schema its types come from."""
+    state = upload(page, series)
+    page.click("#tool-box")
+    drag(page, page_point(state, 100, 100), page_point(state, 200, 220))
+    page.wait_for_function("() => window.medregaViewer.state().boxes.length === 1")
+    assert_conforms(viewer_state(page), "ViewerState")
+    page.click("#plane-coronal")
+    page.wait_for_function("() => window.medregaViewer.state().plane === 'coronal'")
+    assert_conforms(viewer_state(page), "ViewerState")

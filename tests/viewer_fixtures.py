@@ -74,6 +74,18 @@ def radiograph_3000(folder: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    """The 20-slice 512 x 512 CT series of :func:`ct_series_512`, written once per test module."""
+    return ct_series_512(tmp_path_factory.mktemp("ct512"))
+
+
+@pytest.fixture(scope="module")
+def radiograph(tmp_path_factory):
+    """The 3000 x 2500 DX of :func:`radiograph_3000`, written once per test module."""
+    return radiograph_3000(tmp_path_factory.mktemp("dx"))
+
+
 def nifti_4d() -> Path:
     return nibabel_file("example4d.nii.gz")
 

@@ -76,40 +76,8 @@ VIEWER_TEXTS = {
     "plane.axial": N_("Axial"),
     "plane.coronal": N_("Coronal"),
     "plane.sagittal": N_("Sagittal"),
+    "empty.hint": N_("No scan yet: upload one above (DICOM, NIfTI, MetaImage or a picture), or open an example below."),
 }
-
-VIEWER_CSS = """
-.medrega-viewer {display: flex; flex-direction: column; gap: 4px; outline: none}
-.medrega-toolbar {display: flex; flex-wrap: wrap; gap: 4px}
-.medrega-toolbar button {padding: 2px 10px; border: 1px solid var(--border-color-primary); border-radius: 4px;
-  background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; font-size: 13px}
-.medrega-toolbar button.active, .medrega-toolbar button.pressed {background: var(--color-accent); color: white}
-.medrega-stage {position: relative; height: 480px; background: black;
-  border-radius: 4px; overflow: hidden}
-.medrega-viewport {position: absolute; inset: 0}
-.medrega-overlay {position: absolute; inset: 0; pointer-events: none; color: #e8e8e8 !important; font: 13px/1.35 monospace;
-  text-shadow: 0 0 3px black, 0 0 2px black}
-.medrega-overlay.empty {display: none}
-.medrega-corner, .medrega-scale-label {color: #e8e8e8 !important}
-.medrega-corner {position: absolute; white-space: pre}
-.medrega-corner.top-left {top: 6px; left: 8px}
-.medrega-corner.bottom-left {bottom: 6px; left: 8px}
-.medrega-corner.bottom-right {bottom: 6px; right: 8px; text-align: right}
-.medrega-edge {position: absolute; font-weight: bold; font-size: 15px; color: #ffd166}
-.medrega-edge.left {left: 8px; top: 50%; transform: translateY(-50%)}
-.medrega-edge.right {right: 8px; top: 50%; transform: translateY(-50%)}
-.medrega-edge.top {top: 6px; left: 50%; transform: translateX(-50%)}
-.medrega-edge.bottom {bottom: 26px; left: 50%; transform: translateX(-50%)}
-.medrega-scale {position: absolute; bottom: 8px; left: 50%; transform: translateX(-50%); height: 4px;
-  border: 1px solid white; border-top: none}
-.medrega-scale-label {position: absolute; bottom: 12px; left: calc(50% + 4px)}
-.medrega-notice {position: absolute; top: 30px; left: 50%; transform: translateX(-50%); background: #d55e00;
-  color: white; padding: 2px 8px; border-radius: 3px}
-.medrega-help {position: absolute; top: 8px; right: 8px; max-width: 70%; background: rgba(20, 20, 20, 0.92);
-  color: #f0f0f0; padding: 8px 12px; border-radius: 4px; font-size: 13px; z-index: 3}
-.medrega-help ul {margin: 4px 0 0 16px; padding: 0}
-.medrega-rename {position: absolute; z-index: 4; font-size: 13px; padding: 1px 4px}
-"""
 
 #: gr.HTML's script: one viewer in this element; Python's values arrive through ``watch``. The two
 #: event names appear quoted here so that Gradio gives the component those events.
@@ -162,7 +130,7 @@ def create_viewer(ctx: AppContext) -> ViewerHandles:
     upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=120, **t["upload"])
     series = gr.Dropdown(visible=False, elem_id="series-choice", **t["series"])
     scan_line = gr.Markdown(elem_id="scan-line")
-    viewer = gr.HTML(value=empty_value(), html_template="", css_template=VIEWER_CSS, js_on_load=VIEWER_JS,
+    viewer = gr.HTML(value=empty_value(), html_template="", js_on_load=VIEWER_JS,
                      head=bundle_head(), elem_id="scan-viewer", server_functions=[ctx_propose(ctx)])
     viewer_state = gr.JSON(visible=False, elem_id="viewer-state")
     with gr.Accordion(open=False, elem_id="metadata-box", **t["metadata_box"]) as metadata_box:
@@ -201,13 +169,28 @@ def window_value(window: Window | None) -> dict[str, float] | None:
     return None if window is None else {"center": float(window.center), "width": float(window.width)}
 
 
+def frame_time_ms(scan: Scan) -> float | None:
+    """Time between cine frames the file states: DICOM Frame Time, else Cine Rate; None without either."""
+    header = scan.dicom_header
+    if header is None:
+        return None
+    for keyword, to_ms in (("FrameTime", float), ("CineRate", lambda rate: 1000 / float(rate))):
+        try:
+            value = to_ms(header.get(keyword))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if 0 < value < 10_000:
+            return value
+    return None
+
+
 def scan_descriptor(scan: Scan, token: str, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
     presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
                for name in scan.presets]
     steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
     return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
             "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
-            "planes": planes, "steps": steps, "presets": presets,
+            "planes": planes, "steps": steps, "frameTimeMs": frame_time_ms(scan), "presets": presets,
             "defaultWindow": window_value(scan.default_window)}
 
 
@@ -233,7 +216,7 @@ def model_boxes(state: SessionState) -> list[dict[str, Any]]:
     for i, region in enumerate(state.parsed.regions):
         for box in region.pixel_boxes(g.width, g.height):
             boxes.append({"region": i, "tag": str(i + 1), "label": region.name or "", "color": palette_hex(i),
-                          "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2, "plane": str(view.plane),
+                          "xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2, "plane": str(view.plane),
                           "slice": view.slice_index or 0, "frame": step})
     return boxes
 
@@ -248,7 +231,7 @@ def viewer_value(state: SessionState, push_view: bool = False, push_boxes: bool 
         state.view_serial += 1
     if push_boxes:
         state.boxes_serial += 1
-    boxes = [{"label": u.label, "x1": u.box.x1, "y1": u.box.y1, "x2": u.box.x2, "y2": u.box.y2}
+    boxes = [{"label": u.label, "xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2}
              for u in state.user_boxes]
     value.update({
         "scan": scan_descriptor(state.scan, state.scan_token, state.planes, translator(state.lang)),
@@ -284,9 +267,11 @@ def view_from_viewer(scan: Scan, reported: dict[str, Any]) -> View:
                 window=Window(float(window["center"]), float(window["width"])) if window else None)
 
 
-def boxes_from_viewer(reported: dict[str, Any]) -> list[UserBox]:
-    return [UserBox(PixelBox(float(b["x1"]), float(b["y1"]), float(b["x2"]), float(b["y2"])), str(b.get("label") or ""))
-            for b in reported.get("boxes") or []]
+def user_boxes_of(boxes: list[dict[str, Any]] | None) -> list[UserBox]:
+    """Boxes in the contract's one format, ``{xmin, ymin, xmax, ymax, label}`` in picture pixels (the browser's
+    reports and the scripted API alike); raises KeyError, TypeError or ValueError on anything else."""
+    return [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
+                    str(b.get("label") or "")) for b in boxes or []]
 
 
 def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> None:
@@ -296,7 +281,7 @@ def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> 
     state.set_view(view_from_viewer(state.scan, reported))
     ids = [b.get("id") for b in reported.get("boxes") or []]
     selected = reported.get("selectedBox")
-    state.set_boxes(boxes_from_viewer(reported), selected=ids.index(selected) if selected in ids else None)
+    state.set_boxes(user_boxes_of(reported.get("boxes")), selected=ids.index(selected) if selected in ids else None)
 
 
 def ctx_propose(ctx: AppContext) -> Any:
@@ -313,7 +298,7 @@ def ctx_propose(ctx: AppContext) -> Any:
             return {"error": error.localized(lang)}
         except (KeyError, TypeError, ValueError):
             return {"error": translate(N_("The viewer sent a request the server could not read."), lang)}
-        return {"box": {"label": "", "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2}}
+        return {"box": {"label": "", "xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2}}
     propose_box_at.__name__ = "propose_box"
     return propose_box_at
 
@@ -405,8 +390,7 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
         if state.scan is None:
             raise plain_error(N_("Load a scan first."), state.lang)
         try:
-            given = [UserBox(PixelBox(float(b["xmin"]), float(b["ymin"]), float(b["xmax"]), float(b["ymax"])),
-                             str(b.get("label") or "")) for b in boxes or []]
+            given = user_boxes_of(boxes)
         except (KeyError, TypeError, ValueError):
             raise plain_error(N_("Boxes are a list of {{xmin, ymin, xmax, ymax, label}} in picture pixels."),
                               state.lang) from None

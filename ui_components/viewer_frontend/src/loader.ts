@@ -5,7 +5,7 @@
  */
 import { imageLoader, utilities, type Types } from '@cornerstonejs/core';
 
-import type { ScanDescriptor } from './types';
+import type { ScanDescriptor } from './contract';
 
 export const SCHEME = 'medrega';
 

@@ -1,13 +1,14 @@
 /**
  * Interaction as Cornerstone tools in one tool group with OHIF's mouse bindings: left = the chosen
- * tool (window/level first), middle = pan, right = zoom, wheel = slice.
+ * tool (window/level first), middle = pan, right = zoom, wheel = slice. The user's box tool stays
+ * active without a binding when another tool has the left button, so that clicks and double-clicks
+ * on boxes reach it whatever tool is chosen.
  */
 import {
   Enums as ToolEnums,
   LengthTool,
   PanTool,
   ProbeTool,
-  RectangleROITool,
   StackScrollTool,
   ToolGroupManager,
   WindowLevelTool,
@@ -16,17 +17,9 @@ import {
   type Types as ToolTypes,
 } from '@cornerstonejs/tools';
 
+import { ModelBoxTool, UserBoxTool, type BoxHooks, type LabelledBoxData } from './boxTools';
+
 const { MouseBindings } = ToolEnums;
-
-/** The user's boxes: rectangles drawn outline-only, labelled with their name. */
-export class UserBoxTool extends RectangleROITool {
-  static toolName = 'MedRegAUserBox';
-}
-
-/** The model's boxes: locked rectangles in their phrase's colour, tagged with the region number. */
-export class ModelBoxTool extends RectangleROITool {
-  static toolName = 'MedRegAModelBox';
-}
 
 /** Toolbar names (the button ids are `tool-<name>`) -> the Cornerstone tool on the left button. */
 export const TOOLS: Record<string, string> = {
@@ -47,11 +40,17 @@ function addTools(): void {
   added = true;
 }
 
-function labelLines(data: { label?: string }): string[] {
+function labelLines(data: LabelledBoxData): string[] {
   return data.label ? [data.label] : [];
 }
 
-export function createToolGroup(id: string, viewportId: string, renderingEngineId: string): ToolTypes.IToolGroup {
+export interface ViewerTools {
+  group: ToolTypes.IToolGroup;
+  user: UserBoxTool;
+  model: ModelBoxTool;
+}
+
+export function createToolGroup(id: string, viewportId: string, renderingEngineId: string, hooks: BoxHooks): ViewerTools {
   addTools();
   const group = ToolGroupManager.createToolGroup(id)!;
   group.addTool(WindowLevelTool.toolName);
@@ -60,34 +59,37 @@ export function createToolGroup(id: string, viewportId: string, renderingEngineI
   group.addTool(StackScrollTool.toolName);
   // No statistics on the boxes: a box names a region, it is not a measurement.
   const boxConfiguration = { calculateStats: false, getTextLines: labelLines, preventHandleOutsideImage: true };
-  group.addTool(UserBoxTool.toolName, boxConfiguration);
+  group.addTool(UserBoxTool.toolName, { ...boxConfiguration, onClick: hooks.onClick.bind(hooks), onRename: hooks.onRename.bind(hooks) });
   group.addTool(ModelBoxTool.toolName, boxConfiguration);
   group.addTool(LengthTool.toolName);
   group.addTool(ProbeTool.toolName);
   group.addViewport(viewportId, renderingEngineId);
 
-  group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
   group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
   group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
-  // Shown and selectable, never drawn by a drag: the model's boxes only come from answers.
+  // Shown, never drawn by a drag: the model's boxes only come from answers.
   group.setToolEnabled(ModelBoxTool.toolName);
   selectTool(group, 'window');
-  return group;
+  return {
+    group,
+    user: group.getToolInstance(UserBoxTool.toolName) as UserBoxTool,
+    model: group.getToolInstance(ModelBoxTool.toolName) as ModelBoxTool,
+  };
 }
 
-/** Put the named toolbar tool on the left button; the others stay visible and editable (passive). */
+/** Put the named toolbar tool on the left button; the others stay visible and editable. */
 export function selectTool(group: ToolTypes.IToolGroup, name: string): void {
   const chosen = TOOLS[name];
   if (!chosen) throw new Error(`unknown tool ${name}`);
   for (const toolName of Object.values(TOOLS)) {
     if (toolName === chosen) continue;
-    if (toolName === PanTool.toolName) {
-      group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
-    } else if (toolName === WindowLevelTool.toolName) {
+    if (toolName === WindowLevelTool.toolName) {
       group.setToolDisabled(toolName);
-    } else {
-      group.setToolPassive(toolName);
+      continue;
     }
+    group.setToolPassive(toolName, { removeAllBindings: true });
+    if (toolName === PanTool.toolName) group.setToolActive(toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
+    if (toolName === UserBoxTool.toolName) group.setToolActive(toolName, { bindings: [] });
   }
   const bindings = [{ mouseButton: MouseBindings.Primary }];
   if (chosen === PanTool.toolName) bindings.push({ mouseButton: MouseBindings.Auxiliary });
