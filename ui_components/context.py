@@ -24,6 +24,13 @@ from ui_components.viewer_data import ScanRegistry
 MODEL_CONCURRENCY_ID = "medrega-model"
 
 
+def public_model_name(checkpoint: str) -> str:
+    """The checkpoint as users and exported files may see it: a local folder by its name only (the
+    server's paths stay private), anything else (a Hugging Face id, a served model) as it is."""
+    path = Path(checkpoint).expanduser()
+    return path.resolve().name if path.is_absolute() or path.exists() else checkpoint
+
+
 class ModelUnavailableError(EngineError):
     """A model action was asked for while no model can answer (loading, missing weights, no GPU)."""
 
@@ -167,8 +174,14 @@ class EngineHost:
         return dataclasses.asdict(self._engine.settings.generation())
 
     def describe(self) -> dict[str, Any]:
-        """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded."""
-        return dict(self._engine.describe()) if self.state is LoadState.READY else {}
+        """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded;
+        a local checkpoint is named by its folder's name."""
+        if self.state is not LoadState.READY:
+            return {}
+        info = dict(self._engine.describe())
+        if info.get("checkpoint"):
+            info["checkpoint"] = public_model_name(str(info["checkpoint"]))
+        return info
 
 
 def gpu_decorator() -> Callable[[Callable], Callable]:

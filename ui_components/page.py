@@ -91,9 +91,10 @@ class Page:
         except MedRegAError as error:
             close_scan(state, ctx.scans)
             raise ScanNotOpened(self.closed_updates(state), user_error(error, state.lang)) from None
-        if series is not None:
+        if series is not None:  # the previous scan closes while the user chooses (the page shows none)
+            close_scan(state, ctx.scans)
             state.scan_paths = paths
-            return {**viewer.series_updates(self.viewer, series, translator(state.lang)), self.viewer.upload: None}
+            return {**self.closed_updates(state), **viewer.series_updates(self.viewer, series, translator(state.lang))}
         return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
                 **chat.cleared(self.chat, state), self.viewer.upload: None}
 
