@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from medrega_core.i18n import translator
-from ui_components.chat import create_chat, wire_chat
+from ui_components.chat import CHAT_CSS, create_chat, wire_chat
 from ui_components.context import AppContext, ServerOptions
 from ui_components.examples import create_examples, wire_examples
 from ui_components.export import create_export, wire_export
@@ -38,7 +38,7 @@ CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {m
        # page's lang attribute, which the language switch sets (ui_components.page).
        " :lang(zh) span.toast-title.error {font-size: 0; visibility: hidden}"
        " :lang(zh) span.toast-title.error::before {content: '\\9519\\8BEF'; font-size: var(--text-md);"
-       " visibility: visible}")
+       " visibility: visible}" + CHAT_CSS)
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:

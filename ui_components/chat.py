@@ -45,6 +45,11 @@ class ChatHandles:
     speed: gr.Markdown
 
 
+#: Gradio draws a "share" button on every picture in a chat whatever its options, and sharing works on
+#: Hugging Face Spaces alone ("Must be on Spaces to share"): hidden, in both of its languages.
+CHAT_CSS = " #chat button[aria-label='Share'], #chat button[aria-label='分享'] {display: none}"
+
+
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
     return {
         "chatbot": {"label": _("Conversation")},
@@ -58,7 +63,7 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
 
 def create_chat(ctx: AppContext) -> ChatHandles:
     t = texts(lambda m, **p: m)
-    # No "share" button: it only works on Hugging Face Spaces.
+    # No "share" button: it works on Hugging Face Spaces alone (the pictures' own: CHAT_CSS).
     chatbot = gr.Chatbot(height=360, elem_id="chat", feedback_options=None, buttons=["copy", "copy_all"], **t["chatbot"])
     # The buttons sit right under the fixed-height chat, above the answer that grows as it streams,
     # so Stop stays where it was.
@@ -169,7 +174,7 @@ def wire_chat(page: Any, ctx: AppContext) -> list[Any]:
             raise user_error(error, state.lang) from None
         history = state.history
         exchange = Exchange(task=task_id, prompt=prompt, rendering=rendering, user_boxes=tuple(state.user_boxes),
-                            asked=asked_words(state, task_id, question, objects, candidates, _))
+                            measurements=tuple(state.measurements), asked=asked_words(state, task_id, question, objects, candidates, _))
         state.selected_region = None  # it indexes the previous answer's regions, which this one replaces
         state.parsed = None
         state.exchanges.append(exchange)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -60,10 +61,25 @@ def latest_record(state: SessionState, ctx: AppContext, include_identifiers: boo
     return ExportRecord(
         task=exchange.task, lang=state.lang, prompt=exchange.prompt, answer=exchange.answer,
         rendering=exchange.rendering, scan=state.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
-        user_box_labels=tuple(u.label for u in exchange.user_boxes),
+        user_box_labels=tuple(u.label for u in exchange.user_boxes), measurements=latest_measurements(state, exchange),
         engine_info=ctx.host.describe(), generation=ctx.host.generation_settings(),
         include_identifiers=bool(include_identifiers),
     )
+
+
+def latest_measurements(state: SessionState, exchange: Any) -> tuple:
+    """The length and probe marks on the exchange's picture: those the viewer shows now when it still
+    shows that picture (the user may have measured the answer's finding), else those of the question."""
+    shown, asked = state.view, exchange.rendering.view
+    same = shown is not None and (str(shown.plane), shown.slice_index, shown.frame, shown.timepoint) == (
+        str(asked.plane), asked.slice_index, asked.frame, asked.timepoint)
+    return tuple(state.measurements) if same else tuple(exchange.measurements)
+
+
+def exported_files(state: SessionState) -> list[str]:
+    """Every file exported from the latest exchange (bundle and SR side by side)."""
+    exported = state.exchanges[-1].exported if state.exchanges else {}
+    return [path for kind in ("bundle", "sr") for path in exported.get(kind, [])]
 
 
 def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
@@ -74,7 +90,8 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
         files = write_bundle(record, folder, regions_panel.answer_picture(state, state.exchanges[-1]))
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
-    return [str(files.png), str(files.json), str(files.markdown)]
+    state.exchanges[-1].exported["bundle"] = [str(files.png), str(files.json), str(files.markdown)]
+    return exported_files(state)
 
 
 def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
@@ -82,9 +99,10 @@ def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -
     record = latest_record(state, ctx, include_identifiers)
     folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
     try:
-        return [str(write_report(record, folder))]
+        state.exchanges[-1].exported["sr"] = [str(write_report(record, folder))]
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
+    return exported_files(state)
 
 
 def send_sr(state: SessionState, ctx: AppContext) -> str:

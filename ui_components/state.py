@@ -35,6 +35,8 @@ class Exchange:
     answer: str = ""
     rendering: Any = None  # medrega_core.intake.Rendering the model was sent
     user_boxes: tuple = ()  # the user's boxes (PixelBox, label) on that picture
+    measurements: tuple = ()  # the user's length and probe marks on it (medrega_core.export.Measurement)
+    exported: dict = field(default_factory=dict)  # file paths by kind ("bundle", "sr"), shown together
     picture: str | None = None
     asked: str = ""  # what the user asked, in plain words (task, question, box) for the chat
     speed: tuple[int, float] | None = None  # (tokens generated, model seconds) once finished
@@ -60,6 +62,7 @@ class SessionState:
     view_serial: int = 0  # counts views pushed to the viewer by the server
     boxes_serial: int = 0  # counts box lists pushed to the viewer by the server
     user_boxes: list[UserBox] = field(default_factory=list)
+    measurements: list = field(default_factory=list)  # length and probe marks on the picture shown
     selected_box: int | None = None  # index in user_boxes of the box a question is about
     parsed: Any = None  # medrega_core.tasks.ParsedAnswer of the latest answer
     selected_region: int | None = None
@@ -101,6 +104,7 @@ class SessionState:
         self.scan, self.view, self.geometry, self.parsed, self.scan_token = None, None, None, None, None
         self.planes = None
         self.user_boxes, self.exchanges, self.selected_region, self.scan_paths = [], [], None, []
+        self.measurements = []
         self.selected_box = None
 
 

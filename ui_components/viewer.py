@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
-from medrega_core.export import PLANE_TITLES
+from medrega_core.export import PLANE_TITLES, Measurement
 from medrega_core.i18n import translate, translator
 from medrega_core.intake import (
     MultipleSeriesError, Scan, ScanKind, View, Window, open_scan, picture_values, render, resolve_window,
@@ -317,6 +317,11 @@ def boxes_from_viewer(reported: dict[str, Any]) -> list[UserBox]:
             for b in reported.get("boxes") or []]
 
 
+def measurements_from_viewer(reported: dict[str, Any]) -> list[Measurement]:
+    return [Measurement(str(m["kind"]), tuple((float(x), float(y)) for x, y in m["points"]))
+            for m in reported.get("measurements") or [] if m.get("kind") in ("length", "probe") and m.get("points")]
+
+
 def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> None:
     """Take the view and the boxes the browser shows as the session's (checked against the scan)."""
     if state.scan is None or not reported or reported.get("scanKey") != state.scan_token:
@@ -325,6 +330,7 @@ def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> 
     state.geometry = picture_values(state.scan, view).geometry
     state.view = view
     state.user_boxes = boxes_from_viewer(reported)
+    state.measurements = measurements_from_viewer(reported)
     ids = [b.get("id") for b in reported.get("boxes") or []]
     selected = reported.get("selectedBox")
     state.selected_box = ids.index(selected) if selected in ids else None

@@ -12,6 +12,8 @@ export interface PlaneInfo {
   /** mm per picture pixel (square pixels), or null when the scan has no calibration. */
   spacing: number | null;
   orientation: Partial<Record<'left' | 'right' | 'top' | 'bottom', string>>;
+  /** What the plane's pictures show, translated ("Sagittal" for a sagittal MR slice, "" for a photo). */
+  label?: string;
 }
 
 export interface Preset {
@@ -55,6 +57,12 @@ export interface BoxValue {
   y2: number;
 }
 
+/** A length (two points) or probe (one point) mark, in picture pixels; Python reads its value again. */
+export interface MeasurementValue {
+  kind: 'length' | 'probe';
+  points: [number, number][];
+}
+
 export interface ModelBox extends BoxValue {
   region: number;
   tag: string;
@@ -86,6 +94,8 @@ export interface ViewerState {
   boxes: BoxValue[];
   /** The id of the user's box a question is about: the last one drawn, proposed or clicked. */
   selectedBox: string | null;
+  /** The length and probe marks on the picture shown. */
+  measurements: MeasurementValue[];
   modelBoxes: ModelBox[];
   selectedRegion: number | null;
   picture: { width: number; height: number };

@@ -24,7 +24,7 @@ import {
 import { forgetScan, frameOfReferenceFor, imageIdFor, parseImageId, registerLoader, registerScan } from './loader';
 import { Overlay } from './overlay';
 import { ModelBoxTool, TOOLS, UserBoxTool, createToolGroup, selectTool } from './tools';
-import type { BoxValue, GradioBridge, ModelBox, ScanDescriptor, ViewerState, ViewerValue, WindowValue } from './types';
+import type { BoxValue, GradioBridge, MeasurementValue, ModelBox, ScanDescriptor, ViewerState, ViewerValue, WindowValue } from './types';
 
 const PLANES = ['axial', 'coronal', 'sagittal'];
 /** A press that moves less than this (CSS px) is a click, not a drag. */
@@ -435,6 +435,12 @@ export class Viewer {
     return { id: a.annotationUID, label: (a.data as { label?: string }).label ?? '', x1: Math.min(...xs), y1: Math.min(...ys), x2: Math.max(...xs), y2: Math.max(...ys) };
   }
 
+  /** The length and probe marks on ``imageId``, in picture pixels. */
+  private measurementsOn(imageId: string): MeasurementValue[] {
+    return (['length', 'probe'] as const).flatMap((kind) => this.annotationsOf(TOOLS[kind], imageId).map((a) => ({
+      kind, points: (a.data.handles!.points as Types.Point3[]).map((p) => this.pictureOf(imageId, p)) })));
+  }
+
   /**
    * World point of picture point (x, y) on ``imageId``. Our pictures lie in the z = slice plane with
    * square pixels and pixel 0's centre at the origin (the loader's metadata says the same), so this
@@ -634,10 +640,11 @@ export class Viewer {
       this.overlay.update(this.overlayFacts());
     });
     element.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, () => this.overlay.message(this.value.texts['error.load'] ?? ''));
-    for (const name of [ToolEnums.Events.ANNOTATION_MODIFIED, ToolEnums.Events.ANNOTATION_REMOVED]) {
+    const reported = [UserBoxTool.toolName, TOOLS.length, TOOLS.probe];
+    for (const name of [ToolEnums.Events.ANNOTATION_MODIFIED, ToolEnums.Events.ANNOTATION_REMOVED, ToolEnums.Events.ANNOTATION_COMPLETED]) {
       eventTarget.addEventListener(name, (event: Event) => {
         const a = (event as CustomEvent).detail?.annotation as Annotation | undefined;
-        if (a?.metadata?.toolName === UserBoxTool.toolName) this.changed();
+        if (reported.includes(a?.metadata?.toolName ?? '')) this.changed();
       });
     }
     eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_COMPLETED, (event: Event) => {
@@ -753,6 +760,7 @@ export class Viewer {
       tool: this.tool,
       boxes,
       selectedBox: boxes.some((b) => b.id === this.selectedBox) ? this.selectedBox : boxes[boxes.length - 1]?.id ?? null,
+      measurements: imageId ? this.measurementsOn(imageId) : [],
       modelBoxes: this.value.modelBoxes,
       selectedRegion: this.value.selectedRegion,
       picture: { width: size.width, height: size.height },
@@ -782,7 +790,7 @@ export class Viewer {
     return {
       corner: lines,
       window: window ? `${t['overlay.window'] ?? 'W/L'} ${Math.round(window.width)}/${Math.round(window.center)}` : '',
-      title: [scan.modality, t[`plane.${this.plane}`] ?? ''].filter(Boolean).join(' · '),
+      title: [scan.modality, info.label ?? t[`plane.${this.plane}`] ?? ''].filter(Boolean).join(' · '),
       zoom: `${t['overlay.zoom'] ?? 'Zoom'} ${state.zoom.toFixed(2)}×`,
       orientation: info.orientation,
       pixelsPerMm: info.spacing ? Math.hypot(step[0] - origin[0], step[1] - origin[1]) / 10 : null,
