@@ -18,7 +18,7 @@ import pytest
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
 from intake_fixtures import dataset_bytes, dicom_file, itk_file, nibabel_file, series_datasets, zip_members
-from viewer_fixtures import browser, drag, open_app, page_point, upload, viewer_state, wait_rendered  # noqa: F401
+from viewer_fixtures import browser, drag, open_app, page_point, upload, viewer_state  # noqa: F401  (browser: fixture)
 
 APP_CHECKPOINT = "trained"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -68,8 +68,7 @@ def test_2d_pictures_are_labelled_with_their_own_plane(page, tmp_path: Path) -> 
         assert not any(other in overlay_title(page) for other in others), (path.name, overlay_title(page))
 
 
-def test_the_chats_trash_icon_starts_a_new_conversation_and_there_is_no_share_icon(page) -> None:
-    upload(page, Path(dicom_file("CT_small.dcm")))
+def ask_free_question(page) -> None:
     page.locator("#task input").click()
     page.get_by_role("option", name="Free question").click()
     page.locator("#question textarea").fill("Is there a fracture?")
@@ -77,10 +76,20 @@ def test_the_chats_trash_icon_starts_a_new_conversation_and_there_is_no_share_ic
     page.locator("#ask").click()
     page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
     page.wait_for_function("!document.querySelector('#prompt textarea').value.includes('<image>')")  # a follow-up
+
+
+def test_the_chat_shows_no_share_icon(page) -> None:
+    upload(page, Path(dicom_file("CT_small.dcm")))
+    ask_free_question(page)
     page.locator("#chat img").first.wait_for()  # the answer's picture, whose own icons Gradio draws too
     shown_share = page.evaluate("[...document.querySelectorAll('#chat button')].filter(b => b.offsetParent !== null"
                                 " && /share/i.test(b.getAttribute('aria-label') + b.title)).length")
     assert shown_share == 0
+
+
+def test_the_chats_trash_icon_starts_a_new_conversation(page) -> None:
+    upload(page, Path(dicom_file("CT_small.dcm")))
+    ask_free_question(page)
     page.locator("#chat button[aria-label='Clear']").click()
     # The next question is a first question again: its prompt carries the image.
     page.wait_for_function("document.querySelector('#prompt textarea').value.includes('<image>')")
@@ -149,7 +158,25 @@ def exported_paths(page) -> list[Path]:
     return sorted(set(paths))
 
 
-def test_exports_carry_measurements_labels_and_one_de_identification(page, trained_checkpoint: Path) -> None:
+def ask_about_the_liver(page) -> None:
+    page.locator("#task input").click()
+    page.get_by_role("option", name="Find objects (text to region)").click()
+    page.locator("#objects textarea").fill("liver")
+    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('liver')")
+    page.locator("#ask").click()
+    page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
+
+
+def export_all(page) -> dict[str, Path]:
+    """Export PNG/JSON/Markdown, then Download SR; the files listed afterwards, by suffix."""
+    page.locator("#export").click()
+    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3")
+    page.locator("#export-sr").click()
+    page.wait_for_function("[...document.querySelectorAll('#export-files a')].some(a => a.href.includes('.sr.dcm'))")
+    return {p.name.split(".", 1)[1]: p for p in exported_paths(page)}
+
+
+def test_exports_carry_labels_plain_answers_and_one_de_identification(page, trained_checkpoint: Path) -> None:
     state = upload(page, Path(dicom_file("CT_small.dcm")))
     page.evaluate("window.medregaViewer.setTool('box')")
     drag(page, page_point(state, 20, 20), page_point(state, 60, 60))
@@ -157,59 +184,68 @@ def test_exports_carry_measurements_labels_and_one_de_identification(page, train
     page.mouse.dblclick(*page_point(state, 40, 40))
     page.locator(".medrega-rename").fill("lesion")
     page.locator(".medrega-rename").press("Enter")
-    page.evaluate("window.medregaViewer.setTool('length')")
-    drag(page, page_point(state, 10, 100), page_point(state, 90, 100))
-    page.evaluate("window.medregaViewer.setTool('probe')")
-    x, y = page_point(state, 64, 64)
-    page.mouse.click(x, y)
-    page.wait_for_function("window.medregaViewer.state().measurements.length === 2")
-    page.locator("#task input").click()
-    page.get_by_role("option", name="Find objects (text to region)").click()
-    page.locator("#objects textarea").fill("liver")
-    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('liver')")
-    page.locator("#ask").click()
-    page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
-    page.locator("#export").click()
-    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3")
-    page.locator("#export-sr").click()
-    page.wait_for_function("[...document.querySelectorAll('#export-files a')].some(a => a.href.includes('.sr.dcm'))")
-    paths = exported_paths(page)
-    by_suffix = {p.name.split(".", 1)[1]: p for p in paths}
-    assert set(by_suffix) == {"png", "json", "md", "sr.dcm"}, paths  # the SR beside the others
+    ask_about_the_liver(page)
+    by_suffix = export_all(page)
+    assert set(by_suffix) == {"png", "json", "md", "sr.dcm"}, by_suffix  # the SR beside the others
 
     document = json.loads(by_suffix["json"].read_text(encoding="utf-8"))
-    kinds = [m["kind"] for m in document["measurements"]]
-    assert kinds == ["length", "probe"]
-    assert document["measurements"][0]["unit"] == "mm" and document["measurements"][0]["value"] > 0
-    assert document["measurements"][1]["unit"] == "HU"
     markdown = by_suffix["md"].read_text(encoding="utf-8")
     assert "<ref>" not in markdown.split("## Answer")[1] and "liver [1]" in markdown
-    assert document["measurements"][0]["text"] in markdown and document["measurements"][1]["text"] in markdown
     header = document["scan"]["dicom"]
     assert "InstitutionAddress" not in header  # CT_small has none: nothing invented shows
-
     sr = pydicom.dcmread(by_suffix["sr.dcm"])
     assert str(sr.PatientName) == header["PatientName"]["substitute"]
     assert sr.StudyInstanceUID == header["StudyInstanceUID"]["substitute"]
-    dump = subprocess.run(["dsrdump", str(by_suffix["sr.dcm"])], capture_output=True, text=True, check=True).stdout
-    assert '"lesion"' in dump and "User box" not in dump
-    assert '"Length"' in dump and "Hounsfield unit" in dump
-    assert "<ref>" not in dump and "<box>" not in dump
+    dump = subprocess.run(["dsrdump", "+Pl", str(by_suffix["sr.dcm"])], capture_output=True, text=True,
+                          check=True).stdout
+    assert '"Tracking Identifier")="lesion"' in dump and "User box" not in dump
+    assert '"MedRegA answer")="liver [1]"' in dump
     checkpoint_path = str(trained_checkpoint)
     for path in (by_suffix["json"], by_suffix["md"]):
         assert checkpoint_path not in path.read_text(encoding="utf-8")
     assert checkpoint_path not in dump and checkpoint_path not in page.locator("#status").inner_text()
+    assert trained_checkpoint.name in page.locator("#status").inner_text()
 
     from PIL import Image
 
     with Image.open(by_suffix["png"]) as png:
         framed = np.asarray(png.convert("RGB"))
-    frame = document["png"]["picture_offset_px"]
+    top = document["png"]["picture_offset_px"][1] + document["view"]["picture_size"][1]
+    # The answer's line(s) on their dark band, above the notice.
+    assert ((framed[top:] == (40, 40, 40)).all(axis=2)).any(axis=1).sum() > 10
+
+
+def test_measurements_go_into_the_exports(page) -> None:
+    state = upload(page, Path(dicom_file("CT_small.dcm")))
+    page.evaluate("window.medregaViewer.setTool('length')")
+    drag(page, page_point(state, 10, 100), page_point(state, 90, 100))
+    page.wait_for_function("window.medregaViewer.state().measurements.length === 1")
+    ask_about_the_liver(page)
+    # A mark placed after the answer, on the same picture, goes out too (a reader measures the finding).
+    page.evaluate("window.medregaViewer.setTool('probe')")
+    page.evaluate("window.scrollTo(0, 0)")  # the answer scrolled the page
+    page.wait_for_function("window.medregaViewer.state().imageRect.top > 0")
+    page.mouse.click(*page_point(viewer_state(page), 110, 30))  # outside the model's box
+    page.wait_for_function("window.medregaViewer.state().measurements.length === 2")
+    page.wait_for_timeout(1000)  # the viewer tells the server after a short debounce
+    by_suffix = export_all(page)
+    document = json.loads(by_suffix["json"].read_text(encoding="utf-8"))
+    length, probe = document["measurements"]
+    assert length["kind"] == "length" and length["unit"] == "mm" and length["value"] == pytest.approx(
+        80 * document["scan"]["info"]["spacing"][0], rel=0.05)
+    assert probe["kind"] == "probe" and probe["unit"] == "HU"
+    markdown = by_suffix["md"].read_text(encoding="utf-8")
+    assert length["text"] in markdown and probe["text"] in markdown
+    dump = subprocess.run(["dsrdump", "+Pl", str(by_suffix["sr.dcm"])], capture_output=True, text=True,
+                          check=True).stdout
+    assert 'NUM:(,,"Length")' in dump and "Hounsfield unit" in dump
+
+    from PIL import Image
+
+    with Image.open(by_suffix["png"]) as png:
+        framed = np.asarray(png.convert("RGB"))
+    x0, y0 = document["png"]["picture_offset_px"]
     width, height = document["view"]["picture_size"]
-    picture = framed[frame[1]:frame[1] + height, frame[0]:frame[0] + width]
-    yellow = (picture[..., 0] > 200) & (picture[..., 1] > 200) & (picture[..., 2] < 80)
-    assert yellow.sum() > 40  # the length line and the probe ring are drawn on the picture
-    footer = framed[frame[1] + height:]
-    # The footer holds the answer's line(s) above the notice: more text rows than the notice alone.
-    caption_rows = ((footer == (40, 40, 40)).all(axis=2)).any(axis=1).sum()
-    assert caption_rows > 10
+    picture = framed[y0:y0 + height, x0:x0 + width].astype(int)
+    yellow = (picture[..., 0] > 200) & (picture[..., 1] > 200) & (picture[..., 2] < 100)
+    assert yellow[95:106, 15:85].any(axis=0).mean() > 0.9  # the length line is drawn where it was measured
