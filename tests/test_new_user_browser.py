@@ -18,7 +18,9 @@ import pytest
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
 from intake_fixtures import dataset_bytes, dicom_file, itk_file, nibabel_file, series_datasets, zip_members
-from viewer_fixtures import browser, drag, open_app, page_point, upload, viewer_state  # noqa: F401  (browser: fixture)
+from viewer_fixtures import (  # noqa: F401  (browser: fixture)
+    browser, choose_task, drag, open_app, page_point, upload, viewer_state,
+)
 
 APP_CHECKPOINT = "trained"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -68,14 +70,16 @@ def test_2d_pictures_are_labelled_with_their_own_plane(page, tmp_path: Path) -> 
         assert not any(other in overlay_title(page) for other in others), (path.name, overlay_title(page))
 
 
-def ask_free_question(page) -> None:
-    page.locator("#task input").click()
-    page.get_by_role("option", name="Free question").click()
-    page.locator("#question textarea").fill("Is there a fracture?")
-    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('fracture')")
+def ask(page, task: str, field: str, text: str) -> None:
+    """Ask ``task`` about ``text`` and wait until the answer is in and the follow-up prompt is shown."""
+    choose_task(page, task, field, text)
     page.locator("#ask").click()
     page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
-    page.wait_for_function("!document.querySelector('#prompt textarea').value.includes('<image>')")  # a follow-up
+    page.wait_for_function("!document.querySelector('#prompt textarea').value.includes('<image>')")
+
+
+def ask_free_question(page) -> None:
+    ask(page, "Free question", "question", "Is there a fracture?")
 
 
 def test_the_chat_shows_no_share_icon(page) -> None:
@@ -159,12 +163,7 @@ def exported_paths(page) -> list[Path]:
 
 
 def ask_about_the_liver(page) -> None:
-    page.locator("#task input").click()
-    page.get_by_role("option", name="Find objects (text to region)").click()
-    page.locator("#objects textarea").fill("liver")
-    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('liver')")
-    page.locator("#ask").click()
-    page.wait_for_function("document.querySelector('#speed').innerText.includes('tokens/s')")
+    ask(page, "Find objects (text to region)", "objects", "liver")
 
 
 def export_all(page) -> dict[str, Path]:
