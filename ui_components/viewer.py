@@ -317,9 +317,21 @@ def boxes_from_viewer(reported: dict[str, Any]) -> list[UserBox]:
             for b in reported.get("boxes") or []]
 
 
+#: Points of each measurement kind the viewer reports.
+MEASUREMENT_POINTS = {"length": 2, "probe": 1}
+
+
 def measurements_from_viewer(reported: dict[str, Any]) -> list[Measurement]:
-    return [Measurement(str(m["kind"]), tuple((float(x), float(y)) for x, y in m["points"]))
-            for m in reported.get("measurements") or [] if m.get("kind") in ("length", "probe") and m.get("points")]
+    """The length and probe marks of a viewer report (malformed ones are left out)."""
+    marks = []
+    for mark in reported.get("measurements") or []:
+        try:
+            points = tuple((float(x), float(y)) for x, y in mark["points"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if MEASUREMENT_POINTS.get(mark.get("kind")) == len(points):
+            marks.append(Measurement(mark["kind"], points))
+    return marks
 
 
 def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> None:
