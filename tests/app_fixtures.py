@@ -23,8 +23,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Wait for the page and for the model: the status endpoint says "Model ready"."""
+def wait_until_ready(url: str, process: subprocess.Popen, log: Path, ready: str = "Model ready") -> None:
+    """Wait for the page and for the model: the status endpoint says ``ready``."""
     from gradio_client import Client
 
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -32,7 +32,7 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if "Model ready" in Client(url, verbose=False).predict(api_name="/status"):
+            if ready in Client(url, verbose=False).predict(api_name="/status"):
                 return
         except Exception:  # not listening yet
             pass
@@ -41,9 +41,10 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None,
+                ready: str = "Model ready") -> Iterator[str]:
     """``python app.py --checkpoint <checkpoint> --device cpu <args>`` in a subprocess; yields its URL once
-    the model is ready, and stops it afterwards."""
+    the status line says ``ready`` (the model is ready), and stops it afterwards."""
     port = free_port()
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     environment.pop("SPACE_ID", None)
@@ -54,7 +55,7 @@ def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | N
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_ready(url, process, log)
+        wait_until_ready(url, process, log, ready)
         yield url
     finally:
         process.terminate()

@@ -24,7 +24,7 @@ from medrega_core.pacs import (
     PacsUnreachableError,
     StudyQuery,
 )
-from pacs_fixtures import PASSWORD, USER, PacsContent, pacs, start_orthanc  # noqa: F401  (fixture)
+from pacs_fixtures import PASSWORD, REFUSED_STUDY, USER, PacsContent, pacs, start_orthanc  # noqa: F401  (fixture)
 
 ANSWER = "<ref>liver</ref><box>[[100, 200, 400, 600]]</box>: enlarged, smooth outline"
 BOX = (100, 200, 400, 600)
@@ -104,6 +104,52 @@ def test_get_a_whole_study_takes_its_image_series_only(pacs: PacsContent, tmp_pa
     written = json.loads(cli("pacs", "get", *login(pacs), "--study", pacs.ct_study, "--out",
                              str(tmp_path / "study")).stdout)
     assert list(written) == [pacs.ct_series] and len(written[pacs.ct_series]) == 4
+
+
+@pytest.mark.parametrize(("lang", "summary"), [("en", "could not be retrieved or decoded"), ("zh", "无法获取或解码")])
+def test_get_writes_every_good_instance_and_names_the_damaged_ones(pacs: PacsContent, tmp_path: Path, lang: str,
+                                                                   summary: str) -> None:
+    """Instances carrying command elements are written as valid files; the two damaged ones are named, exit
+    status 3, and the other 18 open with the pixels of their source files."""
+    result = cli("--lang", lang, "pacs", "get", *login(pacs), "--study", pacs.mr_study, "--series", pacs.mr_series,
+                 "--out", str(tmp_path), check=False)
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert summary in lines[0] and "2" in lines[0] and len(lines) == 3, result.stderr
+    assert sorted(line.split(":")[0].strip() for line in lines[1:]) == sorted(pacs.damaged_uids)
+    written = json.loads(result.stdout)[pacs.mr_series]
+    assert len(written) == 18
+    for path in written:
+        dataset = pydicom.dcmread(path)  # a DICOM file with its preamble and file meta, not forced
+        assert dataset.file_meta.MediaStorageSOPInstanceUID == dataset.SOPInstanceUID not in pacs.damaged_uids
+        assert not [tag for tag in dataset.keys() if tag.group == 0]
+    good = [str(path) for number, path in enumerate(pacs.mr_paths) if number not in (6, 12)]
+    retrieved, direct = open_scan(written), open_scan(good)
+    assert retrieved.info == direct.info and retrieved.info.num_slices == 18
+    np.testing.assert_array_equal(retrieved.voxels, direct.voxels)
+
+
+def test_the_failed_instances_are_named_with_translated_reasons(pacs: PacsContent, tmp_path: Path) -> None:
+    from medrega_core.pacs import PacsInstanceError
+
+    retrieval = client(pacs).retrieve_series(pacs.mr_study, pacs.mr_series, tmp_path)
+    assert len(retrieval.paths) == 18 and sorted(tmp_path.iterdir()) == sorted(retrieval.paths)
+    reasons = {failed.sop_instance_uid: failed.reason for failed in retrieval.failed}
+    assert set(reasons) == set(pacs.damaged_uids)
+    assert all(isinstance(reason, PacsInstanceError) for reason in reasons.values())
+    cut, blank = (reasons[uid] for uid in pacs.damaged_uids)
+    assert "cannot be decoded" in cut.localized("en") and "无法解码" in cut.localized("zh")
+    assert "without readable image data" in blank.localized("en") and "图像数据" in blank.localized("zh")
+
+
+def test_a_series_the_pacs_does_not_send_whole_comes_instance_by_instance(pacs: PacsContent, tmp_path: Path) -> None:
+    series_uid = str(pydicom.dcmread(pacs.refused_paths[0], stop_before_pixels=True).SeriesInstanceUID)
+    with pytest.raises(Exception, match="403"):  # the gateway's refusal, as the PACS gives it
+        client(pacs)._client.retrieve_series(REFUSED_STUDY, series_uid)
+    retrieval = client(pacs).retrieve_series(REFUSED_STUDY, series_uid, tmp_path)
+    assert not retrieval.failed and len(retrieval.paths) == 2
+    retrieved, direct = open_scan(list(retrieval.paths)), open_scan([str(p) for p in pacs.refused_paths])
+    np.testing.assert_array_equal(retrieved.voxels, direct.voxels)
 
 
 def test_a_series_larger_than_the_intake_limit_is_not_kept(pacs: PacsContent, tmp_path: Path) -> None:

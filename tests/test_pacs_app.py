@@ -3,6 +3,7 @@ driven through ``gradio_client``."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,7 @@ import pydicom
 import pytest
 import requests
 from gradio_client import Client
+from gradio_client.client import Job
 
 from app_fixtures import running_app
 from medrega_core.intake import View, open_scan, picture_values
@@ -72,6 +74,29 @@ def test_the_panel_opens_a_series_with_the_pixels_of_the_files(pacs_app: str, pa
     assert metadata["modality"] == direct.info.modality and metadata["num_slices"] == direct.info.num_slices
     values, view = shown_values(pacs_app, outputs)
     np.testing.assert_array_equal(values, picture_values(direct, View(plane=view["plane"], slice_index=view["slice"])).values)
+
+
+def warnings_shown(job: Job) -> list[str]:
+    """The warning toasts (``gr.Warning``) a finished job sent, from its stream of updates."""
+    async def collect() -> list[str]:
+        return [update.log[0] async for update in job
+                if getattr(update, "log", None) and update.log[1] == "warning"]
+    return asyncio.run(collect())
+
+
+def test_the_panel_opens_the_good_instances_and_warns_in_the_users_language(pacs_app: str,
+                                                                           pacs: PacsContent) -> None:
+    client = Client(pacs_app, verbose=False)
+    client.predict("zh", api_name="/set_language")
+    job = client.submit(pacs.mr_study, pacs.mr_series, api_name="/pacs_open")
+    outputs = job.result()
+    metadata = next(o for o in outputs if isinstance(o, dict) and o.get("modality"))
+    assert metadata["modality"] == "MR" and metadata["num_slices"] == 18
+    good = open_scan([str(path) for number, path in enumerate(pacs.mr_paths) if number not in (6, 12)])
+    values, view = shown_values(pacs_app, outputs)
+    np.testing.assert_array_equal(values, picture_values(good, View(plane=view["plane"], slice_index=view["slice"])).values)
+    (warning,) = warnings_shown(job)
+    assert "无法获取或解码" in warning and "2" in warning
 
 
 def test_download_sr_and_send_to_pacs_after_an_answer(pacs_app: str, pacs: PacsContent) -> None:

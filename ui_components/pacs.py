@@ -1,8 +1,9 @@
 """PACS panel (``app.py --dicomweb URL``): search studies, pick a series, open it like an upload.
 
 Series are retrieved with WADO-RS into the session's own folder and opened through
-:meth:`ui_components.page.Page.open_files`, the only viewer function this panel uses. Patient names
-and IDs stay hidden unless the user ticks the box.
+:meth:`ui_components.page.Page.open_files`, the only viewer function this panel uses; instances that
+could not be retrieved or decoded are left out, with a warning saying how many. Patient names and IDs
+stay hidden unless the user ticks the box.
 """
 
 from __future__ import annotations
@@ -156,10 +157,18 @@ def wire_pacs(page: "Page", ctx: AppContext) -> None:
             raise plain_error(N_("Choose a study and a series first."), state.lang)
         folder = tempfile.mkdtemp(prefix="pacs-", dir=state.work_folder(ctx.work_root))
         try:
-            paths = connect(state).retrieve_series(study_uid, series_uid, folder)
+            retrieval = connect(state).retrieve_series(study_uid, series_uid, folder)
         except MedRegAError as error:
             raise user_error(error, state.lang) from None
-        return page.open_files(ctx, [str(p) for p in paths], state)
+        _ = translator(state.lang)
+        if not retrieval.paths:
+            raise plain_error(N_("None of the {count} images of this series could be retrieved or decoded (damaged on "
+                                 "the PACS)."), state.lang, count=len(retrieval.failed))
+        outputs = page.open_files(ctx, [str(p) for p in retrieval.paths], state)
+        if retrieval.failed:
+            gr.Warning(_("Images of this series left out because they could not be retrieved or decoded (damaged on "
+                         "the PACS): {count}. The others are open.", count=len(retrieval.failed)))
+        return outputs
 
     search_inputs = [page.state, h.date_from, h.date_to, h.modality, h.description, h.patient_id, h.show_identifiers]
     search_outputs = {h.studies, h.study, h.series}

@@ -7,11 +7,12 @@ Torch and transformers are imported only when a command runs, so building the pa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from medrega_core.engine.errors import N_, EngineError
 from medrega_core.engine.settings import DECODE_CHOICES, DTYPE_CHOICES, QUANT_CHOICES, EngineSettings
@@ -73,18 +74,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run_vllm_serve, pass_through=True)
 
 
-def _load_engine(args: argparse.Namespace) -> Any:
-    """The in-process engine, or a client of ``--server`` (same interface)."""
+@contextlib.contextmanager
+def _loaded_engine(args: argparse.Namespace) -> Iterator[Any]:
+    """The in-process engine, or a client of ``--server`` (same interface) whose connections close at the end."""
     if args.server:
         from medrega_core.engine.remote import ServerEngine, ServerSettings
 
-        return ServerEngine.connect(ServerSettings(server=args.server, api_key=args.api_key, checkpoint=args.checkpoint,
-                                                   max_new_tokens=args.max_new_tokens, timeout=args.server_timeout))
+        with ServerEngine.connect(ServerSettings(server=args.server, api_key=args.api_key, checkpoint=args.checkpoint,
+                                                 max_new_tokens=args.max_new_tokens,
+                                                 timeout=args.server_timeout)) as engine:
+            yield engine
+        return
     if not args.checkpoint:
         raise BatchInputError(N_("Give --checkpoint (a MedRegA checkpoint) or --server (a vLLM server's URL)."))
     from medrega_core.engine.engine import MedRegAEngine
 
-    return MedRegAEngine.load(_settings(args))
+    yield MedRegAEngine.load(_settings(args))
 
 
 def _settings(args: argparse.Namespace) -> EngineSettings:
@@ -153,20 +158,20 @@ def open_picture(path: Path) -> Any:
 def run_batch(args: argparse.Namespace) -> int:
     """Answer every case and write ``[{id, question, pred_answer, gt_answer, ...}]`` to ``--out``."""
     cases = read_cases(args.data, args.image_root)  # checked before torch is imported
-    engine = _load_engine(args)
     results = []
-    for index, case in enumerate(cases, start=1):
-        result = engine.generate(open_picture(case.image), case.question)
-        entry: dict[str, Any] = {
-            "id": case.id,
-            "question": case.question,
-            "pred_answer": result.text,
-            "gt_answer": case.gt_answer,
-        }
-        if args.with_token_ids:
-            entry.update(input_ids=result.input_ids, output_ids=result.output_ids)
-        results.append(entry)
-        print(f"[{index}/{len(cases)}] {result.finish_reason} {len(result.output_ids)} tokens", file=sys.stderr)
+    with _loaded_engine(args) as engine:
+        for index, case in enumerate(cases, start=1):
+            result = engine.generate(open_picture(case.image), case.question)
+            entry: dict[str, Any] = {
+                "id": case.id,
+                "question": case.question,
+                "pred_answer": result.text,
+                "gt_answer": case.gt_answer,
+            }
+            if args.with_token_ids:
+                entry.update(input_ids=result.input_ids, output_ids=result.output_ids)
+            results.append(entry)
+            print(f"[{index}/{len(cases)}] {result.finish_reason} {len(result.output_ids)} tokens", file=sys.stderr)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -181,18 +186,18 @@ def run_ask(args: argparse.Namespace) -> int:
     import threading
 
     picture = open_picture(args.image)  # before torch is imported: a bad file fails fast
-    engine = _load_engine(args)
     cancel = threading.Event()
     shown = ""
-    try:
-        for text in engine.stream(picture, args.prompt, cancel=cancel):
-            # The text only grows; were it ever rewritten, start a fresh line rather than garble it.
-            sys.stdout.write(text[len(shown):] if text.startswith(shown) else "\n" + text)
-            sys.stdout.flush()
-            shown = text
-    except KeyboardInterrupt:
-        cancel.set()
-        return 130
+    with _loaded_engine(args) as engine:
+        try:
+            for text in engine.stream(picture, args.prompt, cancel=cancel):
+                # The text only grows; were it ever rewritten, start a fresh line rather than garble it.
+                sys.stdout.write(text[len(shown):] if text.startswith(shown) else "\n" + text)
+                sys.stdout.flush()
+                shown = text
+        except KeyboardInterrupt:
+            cancel.set()
+            return 130
     sys.stdout.write("\n")
     return 0
 

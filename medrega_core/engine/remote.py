@@ -34,6 +34,10 @@ from medrega_core.engine.tokenizer import MedRegATokenizer
 STATUS_TIMEOUT = 2.0
 STATUS_CACHE_SECONDS = 2.0
 _METRIC = re.compile(r"^vllm:num_requests_(running|waiting)\{[^}]*\}\s+([0-9.eE+-]+)$", re.MULTILINE)
+#: What a request to the server raises. openai 3 (on httpx2) wraps every transport failure in its own errors;
+#: openai 2 lets httpx's escape while a stream is read. No object of an HTTP package is handed to openai (its
+#: own ``openai.Timeout`` is), since openai 3 refuses httpx's.
+_CLIENT_ERRORS = (openai.OpenAIError, httpx.HTTPError)
 
 
 class ServerError(EngineError):
@@ -159,7 +163,7 @@ class ServerEngine:
         self.settings = settings
         self._client = openai.OpenAI(
             base_url=settings.base_url + "/v1", api_key=settings.api_key or "none", max_retries=0,
-            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
+            timeout=openai.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
         )
         self._lock = threading.Lock()
         self._model: ServedModel | None = None
@@ -175,6 +179,16 @@ class ServerEngine:
             engine._prompt_format(settings.checkpoint)  # a missing tokenizer is a start-up error
         return engine
 
+    def close(self) -> None:
+        """Close the connections to the server; answers asked afterwards fail."""
+        self._client.close()
+
+    def __enter__(self) -> "ServerEngine":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # The server.
     def _translate(self, error: Exception, started: bool) -> ServerError:
         server = self.settings.base_url
@@ -184,9 +198,7 @@ class ServerEngine:
                 N_("The model server {server} did not answer within {seconds} s; it may be overloaded. "
                    "Try again in a moment."), server=server, seconds=round(self.settings.timeout))
         if started:
-            return ServerInterruptedError(
-                N_("The model server {server} stopped in the middle of the answer (restarted or crashed). "
-                   "Ask again when it is back."), server=server)
+            return self._interrupted()
         if isinstance(error, (openai.APIConnectionError, httpx.TransportError)):
             return ServerUnreachableError(
                 N_("The model server {server} cannot be reached. Check that it is running; the next "
@@ -196,6 +208,12 @@ class ServerEngine:
         reason = getattr(error, "message", None) or type(error).__name__
         return ServerRequestError(N_("The model server {server} refused the request: {reason}"), server=server,
                                   reason=str(reason)[:300])
+
+    def _interrupted(self) -> ServerInterruptedError:
+        self._model = None  # look again next time: the server may come back with another model
+        return ServerInterruptedError(
+            N_("The model server {server} stopped in the middle of the answer (restarted or crashed). "
+               "Ask again when it is back."), server=self.settings.base_url)
 
     def served_model(self, timeout: float | None = None) -> ServedModel:
         """The model the server serves (cached until a request fails); ``timeout`` overrides the settings'.
@@ -212,7 +230,7 @@ class ServerEngine:
         try:
             client = self._client if timeout is None else self._client.with_options(timeout=timeout)
             listed = [ServedModel(m.id, str(getattr(m, "root", None) or m.id)) for m in client.models.list()]
-        except (openai.OpenAIError, httpx.HTTPError) as error:
+        except _CLIENT_ERRORS as error:
             raise self._translate(error, started=False) from error
         expected = self.settings.checkpoint
         matches = [m for m in listed if expected is None or self._same_model(expected, m)]
@@ -308,7 +326,7 @@ class ServerEngine:
                 # The reference stops at <|im_end|> only; ids are decoded here, as the engine does.
                 extra_body={"return_token_ids": True, "stop_token_ids": [turn_end], "ignore_eos": True,
                             "skip_special_tokens": False})
-        except (openai.OpenAIError, httpx.HTTPError) as error:
+        except _CLIENT_ERRORS as error:
             raise self._translate(error, started=False) from error
         try:
             for chunk in stream:
@@ -326,12 +344,12 @@ class ServerEngine:
                 if cancel is not None and cancel.is_set():
                     finish_reason = "cancelled"
                     break
-        except (openai.OpenAIError, httpx.HTTPError) as error:
+        except _CLIENT_ERRORS as error:
             raise self._translate(error, started=True) from error
         finally:
             stream.close()  # on Stop: the server sees the disconnect and aborts the request
-        if not checked:
-            raise self._translate(httpx.RemoteProtocolError("empty stream"), started=True)
+        if not checked:  # the stream ended before its first chunk
+            raise self._interrupted()
         text = self.answer_text(output_ids)
         if text != shown:
             yield text

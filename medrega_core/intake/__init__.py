@@ -23,13 +23,13 @@ from medrega_core.intake.errors import (
 )
 from medrega_core.intake.geometry import SliceGeometry, VolumeGeometry
 from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
-from medrega_core.intake.readers import READERS, Reader, open_scan
+from medrega_core.intake.readers import READERS, Reader, check_image_data, open_scan
 from medrega_core.intake.render import PictureValues, Rendering, picture_values, render, resolve_window, window_picture
 from medrega_core.intake.scan import Plane, Scan, ScanInfo, ScanKind, ScanMetadata, SourceInstance, View
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset
 
 __all__ = [
-    "open_scan", "render", "resolve_window",
+    "open_scan", "check_image_data", "render", "resolve_window",
     "Scan", "ScanInfo", "ScanKind", "ScanMetadata", "SourceInstance", "View", "Plane", "Rendering",
     "SliceGeometry", "VolumeGeometry", "Window", "WindowPreset", "VoiLut", "CT_PRESETS",
     "IntakeLimits", "DEFAULT_LIMITS", "Reader", "READERS",

@@ -5,9 +5,11 @@ Below the UI (no gradio, no torch). ``PacsClient`` talks to one DICOMweb server;
 """
 
 from medrega_core.pacs.client import (
+    FailedInstance,
     PacsAuthError,
     PacsClient,
     PacsError,
+    PacsInstanceError,
     PacsNoImagesError,
     PacsQueryError,
     PacsResponseError,
@@ -15,6 +17,7 @@ from medrega_core.pacs.client import (
     PacsSettings,
     PacsStoreRefusedError,
     PacsUnreachableError,
+    SeriesRetrieval,
     SeriesSummary,
     StudyQuery,
     StudySummary,
@@ -22,8 +25,8 @@ from medrega_core.pacs.client import (
 from medrega_core.pacs.sr import SR_SERIES_DESCRIPTION, ReportSourceError, build_report, send_report, write_report
 
 __all__ = [
-    "PacsClient", "PacsSettings", "StudyQuery", "StudySummary", "SeriesSummary",
+    "PacsClient", "PacsSettings", "StudyQuery", "StudySummary", "SeriesSummary", "SeriesRetrieval", "FailedInstance",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
-    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError", "PacsInstanceError",
     "build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION",
 ]

@@ -1,7 +1,8 @@
 """``python -m medrega_core pacs {find,get}`` and ``python -m medrega_core sr``.
 
 ``pacs find`` prints studies as JSON without patient name or ID unless ``--show-identifiers``;
-``pacs get`` retrieves a series (or every image series of a study) into a folder; ``sr`` writes
+``pacs get`` retrieves a series (or every image series of a study) into a folder, and exits 3, naming
+them, when some instances could not be retrieved or decoded (the others are written); ``sr`` writes
 the DICOM SR of an answer exactly as the app does, and can send it to the PACS. Passwords and
 tokens may come from ``MEDREGA_DICOMWEB_PASSWORD`` / ``MEDREGA_DICOMWEB_TOKEN`` so they stay out
 of the process list.
@@ -15,7 +16,13 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["register"]
+from medrega_core.errors import N_
+from medrega_core.i18n import normalize_language, translate
+
+__all__ = ["register", "PARTIAL_EXIT"]
+
+#: ``pacs get``'s exit status when some instances failed and the others were written (errors exit 2).
+PARTIAL_EXIT = 3
 
 
 def _settings(args: argparse.Namespace):
@@ -46,15 +53,27 @@ def _find(args: argparse.Namespace) -> int:
 
 
 def _get(args: argparse.Namespace) -> int:
+    import warnings
+
     from medrega_core.pacs import PacsClient
 
+    # pydicom warns about oddities it reads past (command elements, say); the failures are summed up below.
+    warnings.filterwarnings("ignore", module=r"pydicom\.")
     client = PacsClient(_settings(args))
     if args.series:
-        written = {args.series: client.retrieve_series(args.study, args.series, args.out)}
+        retrievals = {args.series: client.retrieve_series(args.study, args.series, args.out)}
     else:
-        written = client.retrieve_study(args.study, args.out)
-    print(json.dumps({uid: [str(p) for p in paths] for uid, paths in written.items()}, indent=2))
-    return 0
+        retrievals = client.retrieve_study(args.study, args.out)
+    print(json.dumps({uid: [str(p) for p in retrieval.paths] for uid, retrieval in retrievals.items()}, indent=2))
+    failed = [instance for retrieval in retrievals.values() for instance in retrieval.failed]
+    if not failed:
+        return 0
+    lang = normalize_language(args.lang)
+    print(translate(N_("Instances that could not be retrieved or decoded: {count}; the other files were written."), lang,
+                    count=len(failed)), file=sys.stderr)
+    for instance in failed:
+        print(f"  {instance.sop_instance_uid}: {instance.reason.localized(lang)}", file=sys.stderr)
+    return PARTIAL_EXIT
 
 
 def _box(text: str):
@@ -107,7 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     find.add_argument("--show-identifiers", action="store_true", help="include patient name and ID")
     find.set_defaults(func=_find)
 
-    get = commands.add_parser("get", help="retrieve a series (or a whole study) with WADO-RS into a folder")
+    get = commands.add_parser("get", help="retrieve a series (or a whole study) with WADO-RS into a folder; "
+                                             "exits 3 when some instances could not be retrieved or decoded")
     _add_connection(get)
     get.add_argument("--study", required=True, help="Study Instance UID")
     get.add_argument("--series", default=None, help="Series Instance UID (default: every image series)")

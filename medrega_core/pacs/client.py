@@ -2,7 +2,8 @@
 
 Built on ``dicomweb-client``. Every failure of the server or the network becomes a ``PacsError``
 subclass with a translatable message that names the server (scheme, host and port only, never a
-query: a query may hold a patient ID) and what to do.
+query: a query may hold a patient ID) and what to do. One instance of a series the PACS cannot send,
+or sends damaged, is named and left out while the others are kept.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from medrega_core.errors import N_, MedRegAError
-from medrega_core.intake.limits import DEFAULT_LIMITS
+from medrega_core.intake import DEFAULT_LIMITS, CorruptFileError, ScanError, check_image_data
 
 __all__ = [
-    "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery",
+    "PacsSettings", "PacsClient", "StudySummary", "SeriesSummary", "StudyQuery", "SeriesRetrieval", "FailedInstance",
     "PacsError", "PacsUnreachableError", "PacsAuthError", "PacsNoImagesError", "PacsStoreRefusedError",
-    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError",
+    "PacsQueryError", "PacsResponseError", "PacsSeriesTooLargeError", "PacsInstanceError",
 ]
 
 # dicomweb-client logs request URLs at debug level; a search by patient ID puts the ID in the URL.
@@ -67,6 +68,10 @@ class PacsQueryError(PacsError):
 
 class PacsResponseError(PacsError):
     """The PACS answered with an HTTP error other than an authentication failure."""
+
+
+class PacsInstanceError(PacsError):
+    """One instance arrived unreadable as DICOM, or its image data cannot be decoded."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,28 @@ class SeriesSummary:
                 "number": self.number, "num_instances": self.num_instances}
 
 
+@dataclass(frozen=True)
+class FailedInstance:
+    """An instance left out of a retrieval: its SOP Instance UID and why (``reason.localized(lang)``)."""
+
+    sop_instance_uid: str
+    reason: PacsError
+
+
+@dataclass(frozen=True)
+class SeriesRetrieval:
+    """The image files written for one series (``image-0001.dcm``...) and the instances that failed."""
+
+    paths: tuple[Path, ...]
+    failed: tuple[FailedInstance, ...] = ()
+
+
+#: Failures of one instance, retrieved on its own: the others are still retrieved. Any other ``PacsError``
+#: (server down, login refused) stops the retrieval, since every further instance would fail the same way.
+_INSTANCE_ERRORS = (PacsInstanceError, PacsResponseError, PacsQueryError)
+_UNREADABLE = N_("The PACS sent an instance that cannot be read as DICOM (damaged on the PACS).")
+
+
 def _value(item: dict[str, Any], keyword: str) -> Any:
     """The first value of ``keyword`` in a DICOM JSON object, or None."""
     element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
@@ -196,6 +223,79 @@ def _check_uid(uid: str) -> str:
 
 def _has_pixels(dataset: Dataset) -> bool:
     return any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+
+def _is_image_class(dataset: Dataset) -> bool:
+    """Whether the instance's SOP Class is one of DICOM's image storage classes (CT, MR, ultrasound...)."""
+    from pydicom.uid import UID
+
+    return "Image Storage" in UID(str(dataset.get("SOPClassUID", "") or "")).name
+
+
+def _write_instance(dataset: Dataset, path: Path) -> None:
+    """``dataset`` as a DICOM file. Command elements (group 0000, part of a network message, not of a
+    stored file; some modalities and PACS exports leave them in) and file meta elements inside the data
+    set (group 0002; the file meta is written anew) are dropped: pydicom refuses to write either."""
+    for tag in [tag for tag in dataset.keys() if tag.group in (0x0000, 0x0002)]:
+        del dataset[tag]
+    try:
+        dataset.save_as(path, enforce_file_format=True)
+    except OSError:
+        raise
+    except Exception as error:  # pydicom raises many kinds on values it cannot encode
+        path.unlink(missing_ok=True)
+        raise PacsInstanceError(_UNREADABLE) from error
+
+
+class _SeriesFolder:
+    """Writes the image instances of one series into a folder as ``image-0001.dcm``... and keeps account
+    of the instances received and of those that failed."""
+
+    def __init__(self, folder: Path, max_images: int) -> None:
+        self.folder, self.max_images = folder, max_images
+        self.paths: list[Path] = []
+        self.failed: list[FailedInstance] = []
+        self.seen: set[str] = set()
+
+    def fail(self, sop_uid: str, reason: PacsError) -> None:
+        self.seen.add(sop_uid)
+        self.failed.append(FailedInstance(sop_uid, reason))
+
+    def add(self, sop_uid: str, dataset: Dataset) -> None:
+        """Write ``dataset`` if it is an image whose data decode; name it in ``failed`` if they do not, or
+        if it is an image instance without image data."""
+        self.seen.add(sop_uid)
+        if not _has_pixels(dataset):
+            if _is_image_class(dataset):  # pydicom stops without an error where it cannot read on
+                self.fail(sop_uid, PacsInstanceError(N_("The PACS sent this image instance without readable image "
+                                                        "data (damaged on the PACS).")))
+            return
+        if len(self.paths) == self.max_images:
+            for path in self.paths:
+                path.unlink(missing_ok=True)
+            raise PacsSeriesTooLargeError(
+                N_("This series has more than {limit} images, more than a scan may hold."), limit=self.max_images)
+        path = self.folder / f"image-{len(self.paths) + 1:04d}.dcm"
+        try:
+            check_image_data(dataset, path.name, DEFAULT_LIMITS)
+        except CorruptFileError:
+            self.fail(sop_uid, PacsInstanceError(
+                N_("The image data of this instance cannot be decoded (damaged or truncated on the PACS).")))
+            return
+        except ScanError:
+            pass  # a missing decoder or an image over the limits: opening the series says so; the file is kept
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_instance(dataset, path)
+        except PacsInstanceError as error:
+            self.fail(sop_uid, error)
+            return
+        self.paths.append(path)
+
+    def retrieval(self) -> SeriesRetrieval:
+        if not self.paths and not self.failed:
+            raise PacsNoImagesError(N_("This series on the PACS holds no images."))
+        return SeriesRetrieval(tuple(self.paths), tuple(self.failed))
 
 
 class PacsClient:
@@ -274,43 +374,68 @@ class PacsClient:
         return sorted(series, key=lambda s: (s.number is None, s.number or 0))
 
     def retrieve_series(self, study_uid: str, series_uid: str, folder: str | Path,
-                        max_images: int = DEFAULT_LIMITS.max_files) -> list[Path]:
-        """Download the image instances of one series into ``folder``; their paths.
+                        max_images: int = DEFAULT_LIMITS.max_files) -> SeriesRetrieval:
+        """Download the image instances of one series into ``folder``: the files written and the
+        instances that failed.
 
-        Instances are written as they arrive (``image-0001.dcm``..., never named after
-        identifiers); ``folder`` is created with the first image. Instances without pixel data
-        (reports, presentation states) are left out; a series with none raises ``PacsNoImagesError``,
-        one with more than ``max_images`` (the intake's file limit) ``PacsSeriesTooLargeError``,
-        after removing what was written.
+        Instances are written as they arrive (``image-0001.dcm``..., never named after identifiers);
+        ``folder`` is created with the first image. Instances without pixel data (reports,
+        presentation states) are left out. The series comes in one WADO-RS answer; when the PACS
+        refuses it or it breaks off (an instance the PACS cannot send, or sends unreadable), the
+        instances not yet received are listed (QIDO-RS) and retrieved one by one, and a failure there
+        (a wrong login, say) is raised. An instance that the PACS refuses or sends unreadable, an
+        image instance without image data and one whose image data cannot be decoded are named in
+        ``failed``, and the retrieval goes on. A series with
+        no instance with pixel data raises ``PacsNoImagesError``, one with more than ``max_images`` (the
+        intake's file limit) ``PacsSeriesTooLargeError``, after removing what was written.
         """
         _check_uid(study_uid)
         _check_uid(series_uid)
-        folder = Path(folder)
-
-        def download() -> list[Path]:
-            paths: list[Path] = []
-            for dataset in self._client.iter_series(study_uid, series_uid):
-                if not _has_pixels(dataset):
+        series = _SeriesFolder(Path(folder), max_images)
+        try:
+            self._call(lambda: self._stream_series(study_uid, series_uid, series))
+        except PacsSeriesTooLargeError:
+            raise
+        except Exception:  # an HTTP error, or a part pydicom cannot parse (of any kind): one by one instead
+            for sop_uid in self._instance_uids(study_uid, series_uid):
+                if sop_uid in series.seen:
                     continue
-                if len(paths) == max_images:
-                    for path in paths:
-                        path.unlink(missing_ok=True)
-                    raise PacsSeriesTooLargeError(
-                        N_("This series has more than {limit} images, more than a scan may hold."), limit=max_images)
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"image-{len(paths) + 1:04d}.dcm"
-                dataset.save_as(path, enforce_file_format=True)
-                paths.append(path)
-            return paths
+                try:
+                    dataset = self._instance(study_uid, series_uid, sop_uid)
+                except _INSTANCE_ERRORS as error:
+                    series.fail(sop_uid, error)
+                    continue
+                series.add(sop_uid, dataset)
+        return series.retrieval()
 
-        paths = self._call(download)
-        if not paths:
-            raise PacsNoImagesError(N_("This series on the PACS holds no images."))
-        return paths
+    def _stream_series(self, study_uid: str, series_uid: str, series: _SeriesFolder) -> None:
+        for dataset in self._client.iter_series(study_uid, series_uid):
+            series.add(str(dataset.get("SOPInstanceUID", "")), dataset)
 
-    def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, list[Path]]:
-        """Every image series of a study, each into ``folder/series-NN``; ``{series UID: paths}``."""
-        result: dict[str, list[Path]] = {}
+    def _instance_uids(self, study_uid: str, series_uid: str) -> list[str]:
+        """The SOP Instance UIDs the PACS lists for a series, page after page (a server may cap one answer);
+        a page without new UIDs ends the list, also where a server ignores the offset."""
+        uids: dict[str, None] = {}
+        while True:
+            page = self._call(lambda: self._client.search_for_instances(study_uid, series_uid, offset=len(uids)))
+            new = [uid for uid in (str(_value(item, "SOPInstanceUID") or "") for item in page) if uid not in uids]
+            if not new:
+                return list(uids)
+            uids.update(dict.fromkeys(new))
+
+    def _instance(self, study_uid: str, series_uid: str, sop_uid: str) -> Dataset:
+        """One instance as a data set (pixel data not decoded)."""
+        _check_uid(sop_uid)
+        try:
+            return self._call(lambda: self._client.retrieve_instance(study_uid, series_uid, sop_uid))
+        except PacsError:
+            raise
+        except Exception as error:  # pydicom raises many kinds on damaged data
+            raise PacsInstanceError(_UNREADABLE) from error
+
+    def retrieve_study(self, study_uid: str, folder: str | Path) -> dict[str, SeriesRetrieval]:
+        """Every image series of a study, each into ``folder/series-NN``; ``{series UID: retrieval}``."""
+        result: dict[str, SeriesRetrieval] = {}
         for number, series in enumerate(self.list_series(study_uid), start=1):
             try:
                 result[series.series_uid] = self.retrieve_series(study_uid, series.series_uid,

@@ -31,6 +31,7 @@ from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
 from medrega_core.intake.readers.archive import is_zip, read_zip_members
 from medrega_core.intake.readers.dicom import (
     DicomPart,
+    check_image_data,
     parse_dicom,
     parse_dicom_bytes,
     scan_from_dicom_file,
@@ -40,7 +41,7 @@ from medrega_core.intake.readers.raster import scan_from_picture
 from medrega_core.intake.readers.volume import VOLUME_SUFFIXES, data_file_names, scan_from_volume_file
 from medrega_core.intake.scan import Scan
 
-__all__ = ["Reader", "READERS", "open_scan"]
+__all__ = ["Reader", "READERS", "open_scan", "check_image_data"]
 
 _PICTURE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 _PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}

@@ -426,6 +426,17 @@ def _allocate(shape: tuple[int, ...], name: str) -> np.ndarray:
                                  name=name, size="x".join(map(str, shape))) from error
 
 
+def check_image_data(dataset: Dataset, name: str, limits: IntakeLimits) -> None:
+    """Decode the image data of one parsed DICOM instance as opening it would, keeping nothing.
+
+    Raises the ``ScanError`` opening would: ``CorruptFileError`` for damaged or truncated image data,
+    ``MissingDecoderError``, ``ImageTooLargeError``, ``NoPixelDataError``.
+    """
+    part = DicomPart(name, dataset)
+    _check_decodable(part, limits)
+    _decode(part)
+
+
 def scan_from_dicom_file(part: DicomPart, limits: IntakeLimits) -> Scan:
     """A single DICOM file: one picture, a frame stack (cine), or an enhanced multi-frame volume."""
     _check_decodable(part, limits)
