@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from ui_components.context import AppContext, ServerOptions
-from ui_components.page import SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
+from ui_components.page import PANEL_CSS, SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
 from ui_components.viewer_data import ROUTE
 
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
@@ -25,7 +25,7 @@ CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {m
        # page's lang attribute, which the language switch sets (ui_components.page).
        " :lang(zh) span.toast-title.error {font-size: 0; visibility: hidden}"
        " :lang(zh) span.toast-title.error::before {content: '\\9519\\8BEF'; font-size: var(--text-md);"
-       " visibility: visible}")
+       " visibility: visible}" + PANEL_CSS)
 
 
 def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:

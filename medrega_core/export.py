@@ -9,6 +9,7 @@ unless the user asks for them, and never reach a file name.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,16 +21,69 @@ from PIL import Image
 from medrega_core import __version__
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import translate
-from medrega_core.intake import Rendering, Scan
+from medrega_core.intake import Rendering, Scan, picture_values
 from medrega_core.intake.scan import Plane
 from medrega_core.render.export_frame import FramedPicture, frame_for_export
-from medrega_core.tasks import TASK_TITLES, BoxInScan, ModelBox, PixelBox, Task, box_in_scan, parse_answer, region_rows, to_model
+from medrega_core.render.overlay import draw_measurements
+from medrega_core.tasks import (
+    TASK_TITLES, BoxInScan, ModelBox, PixelBox, Task, answer_text, box_in_scan, parse_answer, region_rows, to_model,
+)
 
 DISCLAIMER = N_("For research and teaching only; not for diagnosis.")
 
 
 class ExportError(MedRegAError):
     """The bundle could not be written."""
+
+
+def public_model_name(checkpoint: str) -> str:
+    """The checkpoint as users and exported files may see it: a local folder by its name only (the
+    server's paths stay private), anything else (a Hugging Face id, a served model) as it is."""
+    path = Path(checkpoint).expanduser()
+    return path.resolve().name if path.is_absolute() or path.exists() else checkpoint
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A mark the user placed with the viewer's length or probe tool, in picture pixels."""
+
+    kind: str  # "length" (two points) or "probe" (one point)
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class MeasuredValue:
+    """What a :class:`Measurement` reads on the picture: a length in mm (px without calibration) or
+    the modality value under a probe (HU for CT; an RGB triple for colour)."""
+
+    measurement: Measurement
+    value: float | tuple[int, ...]
+    unit: str
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.value, tuple):
+            return "RGB " + ", ".join(map(str, self.value))
+        digits = 1 if self.measurement.kind == "length" or abs(self.value) < 100 else 0
+        return f"{self.value:.{digits}f} {self.unit}".strip()
+
+
+def measure(measurement: Measurement, scan: Scan, rendering: Rendering) -> MeasuredValue:
+    """Read ``measurement`` on the picture it was placed on (the server's values, not the browser's)."""
+    if measurement.kind == "length":
+        (x1, y1), (x2, y2) = measurement.points[:2]
+        spacing = rendering.geometry.mm_per_picture_pixel
+        if spacing is None:
+            return MeasuredValue(measurement, math.hypot(x2 - x1, y2 - y1), "px")
+        return MeasuredValue(measurement, math.hypot((x2 - x1) * spacing[0], (y2 - y1) * spacing[1]), "mm")
+    values = picture_values(scan, rendering.view).values
+    x, y = measurement.points[0]
+    column = min(max(int(x), 0), values.shape[1] - 1)
+    row = min(max(int(y), 0), values.shape[0] - 1)
+    value = values[row, column]
+    if values.ndim == 3:
+        return MeasuredValue(measurement, tuple(int(v) for v in value), "")
+    return MeasuredValue(measurement, float(value), scan.metadata.value_unit)
 
 
 @dataclass(frozen=True)
@@ -54,6 +108,8 @@ class ExportRecord:
         ``MedRegAEngine.describe()`` (model id, quantization, device).
     generation:
         Generation settings used (max new tokens, temperature, ...).
+    measurements:
+        The user's length and probe marks on the picture.
     include_identifiers:
         Keep patient identifiers in the exported header; only when the user asks.
     """
@@ -68,7 +124,12 @@ class ExportRecord:
     user_box_labels: tuple[str, ...] = ()
     engine_info: dict[str, Any] = field(default_factory=dict)
     generation: dict[str, Any] = field(default_factory=dict)
+    measurements: tuple[Measurement, ...] = ()
     include_identifiers: bool = False
+
+    @property
+    def measured(self) -> list[MeasuredValue]:
+        return [measure(m, self.scan, self.rendering) for m in self.measurements]
 
 
 @dataclass(frozen=True)
@@ -124,6 +185,23 @@ def _user_boxes(record: ExportRecord) -> list[dict[str, Any]]:
     ]
 
 
+def _measurements(record: ExportRecord) -> list[dict[str, Any]]:
+    """The user's length and probe marks: points in picture pixels (and patient mm), and what they read."""
+    geometry = record.rendering.geometry
+    entries = []
+    for number, measured in enumerate(record.measured, start=1):
+        points = measured.measurement.points
+        entry: dict[str, Any] = {"number": number, "kind": measured.measurement.kind,
+                                 "picture_px": [[round(x, 2), round(y, 2)] for x, y in points],
+                                 "value": list(measured.value) if isinstance(measured.value, tuple) else round(measured.value, 3),
+                                 "unit": measured.unit, "text": measured.text}
+        patient = [geometry.picture_to_patient_mm(x, y) for x, y in points]
+        if all(p is not None for p in patient):
+            entry["patient_mm_lps"] = [[round(v, 3) for v in p] for p in patient]
+        entries.append(entry)
+    return entries
+
+
 def _view(scan: Scan, rendering: Rendering) -> dict[str, Any]:
     """The view, with plane, slice, frame and timepoint only where the scan has a choice of them
     (a radiograph or a photo has one plane and one slice: writing them would mean nothing)."""
@@ -164,8 +242,10 @@ def build_json(record: ExportRecord, created: datetime, framed: FramedPicture | 
         "language": record.lang,
         "prompt": record.prompt,
         "answer": record.answer,
+        "answer_text": answer_text(record.answer),
         "regions": _regions(record),
         "user_boxes": _user_boxes(record),
+        "measurements": _measurements(record),
         "view": _view(record.scan, record.rendering),
         "coordinates": {
             "model_grid": f"integers 0-999 relative to the {width}x{height} picture (x / width, y / height)",
@@ -200,6 +280,11 @@ MARKDOWN_LABELS = {
     "name": N_("Name"),
     "pixels": N_("Pixels"),
     "size_mm": N_("Size (mm)"),
+    "measurements": N_("Measurements"),
+    "measurement": N_("Measurement"),
+    "result": N_("Result"),
+    "length": N_("Length"),
+    "probe": N_("Probe"),
     "model": N_("Model"),
     "checkpoint": N_("Checkpoint"),
     "quantization": N_("Quantization"),
@@ -208,15 +293,16 @@ MARKDOWN_LABELS = {
 }
 
 
-#: Plane names as the viewer shows them (the same msgids).
-PLANE_TITLES = {Plane.AXIAL: N_("Axial"), Plane.CORONAL: N_("Coronal"), Plane.SAGITTAL: N_("Sagittal")}
+#: What a picture shows (``Scan.plane_name``), as the viewer and the report name it.
+PLANE_TITLES = {"axial": N_("Axial"), "coronal": N_("Coronal"), "sagittal": N_("Sagittal"), "oblique": N_("Oblique"),
+                "projection": N_("Projection")}
 
 
 def _view_line(view: dict[str, Any], label: dict[str, str], lang: str) -> str | None:
     """``Plane: Axial, slice 3`` with only the fields the view holds (None when it holds none)."""
     parts = []
     if "plane" in view:
-        parts.append(f"{label['plane']}: {translate(PLANE_TITLES[Plane(view['plane'])], lang)}")
+        parts.append(f"{label['plane']}: {translate(PLANE_TITLES[view['plane']], lang)}")
     parts += [f"{label[key]} {view[field]}" for key, field in (("slice", "slice_index"), ("frame", "frame"))
               if field in view]
     return ", ".join(parts) or None
@@ -263,7 +349,7 @@ def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
         "",
         f"## {label['answer']}",
         "",
-        document["answer"],
+        document["answer_text"],
         "",
     ]
     if document["user_boxes"]:
@@ -276,6 +362,13 @@ def _markdown(document: dict[str, Any], png_name: str, lang: str) -> str:
         lines += [f"## {label['regions']}", "", *table_head]
         for region in document["regions"]:
             lines += [_box_row(box["tag"], region["name"] or "-", box) for box in region["boxes"]]
+        lines.append("")
+    if document["measurements"]:
+        lines += [f"## {label['measurements']}", "", f"| # | {label['measurement']} | {label['pixels']} | {label['result']} |",
+                  "|---|---|---|---|"]
+        for entry in document["measurements"]:
+            pixels = "; ".join(f"{x:.0f}, {y:.0f}" for x, y in entry["picture_px"])
+            lines.append(f"| {entry['number']} | {label[entry['kind']]} | {pixels} | {entry['text']} |")
         lines.append("")
     model = document["model"]
     lines += [
@@ -300,14 +393,16 @@ def write_bundle(record: ExportRecord, folder: str | Path, overlay_rgb: np.ndarr
     folder:
         An existing folder, private to the user's session.
     overlay_rgb:
-        ``(H, W, 3)`` uint8: the picture with the boxes drawn, as shown to the user. The PNG frames it
-        with the orientation letters, a scale bar in mm and the research-only notice (in the record's
-        language); the JSON's ``png`` entry says where the picture lies in it.
+        ``(H, W, 3)`` uint8: the picture with the boxes drawn, as shown to the user. The PNG adds the
+        user's measurements, and frames it with the orientation letters, a scale bar in mm, the answer
+        in plain words and the research-only notice (in the record's language); the JSON's ``png``
+        entry says where the picture lies in it.
     """
     created = datetime.now(timezone.utc)
     rendering = record.rendering
-    framed = frame_for_export(overlay_rgb, rendering.orientation, rendering.geometry.mm_per_picture_pixel,
-                              translate(DISCLAIMER, record.lang))
+    marked = draw_measurements(overlay_rgb, [(m.measurement.points, m.text) for m in record.measured])
+    framed = frame_for_export(marked, rendering.orientation, rendering.geometry.mm_per_picture_pixel,
+                              translate(DISCLAIMER, record.lang), caption=answer_text(record.answer))
     stem = f"medrega-{record.task}-{created:%Y%m%d-%H%M%S}"
     folder = Path(folder)
     files = ExportFiles(folder / f"{stem}.png", folder / f"{stem}.json", folder / f"{stem}.md")

@@ -29,7 +29,7 @@ from PIL import Image
 from medrega_core.engine.base import Engine, History, stream_answer
 from medrega_core.engine.results import GenerationResult
 from medrega_core.errors import N_, EngineError, MedRegAError
-from medrega_core.export import ExportFiles, ExportRecord, write_bundle
+from medrega_core.export import ExportFiles, ExportRecord, Measurement, public_model_name, write_bundle
 from medrega_core.i18n import DEFAULT_LANGUAGE
 from medrega_core.intake import MultipleSeriesError, Rendering, Scan, SliceGeometry, View, open_scan, picture_values, render
 from medrega_core.render import OverlayRegion, draw_overlay, palette_color
@@ -86,6 +86,10 @@ class Exchange:
         The picture the model was sent, with its geometry.
     user_boxes:
         The user's boxes on that picture when asked.
+    measurements:
+        The user's length and probe marks on that picture when asked.
+    exported:
+        Files a front end wrote from this exchange, by kind (``"bundle"``, ``"sr"``), to offer them together.
     picture:
         Where a front end saved the answer's picture (:meth:`Session.answer_picture`), if it did.
     asked:
@@ -101,6 +105,8 @@ class Exchange:
     answer: str = ""
     rendering: Rendering | None = None
     user_boxes: tuple[UserBox, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    exported: dict[str, list[str]] = field(default_factory=dict)
     picture: str | None = None
     asked: str = ""
     speed: tuple[int, float] | None = None
@@ -171,6 +177,8 @@ class Session:
     user_boxes: list[UserBox] = field(default_factory=list, init=False)
     #: Index in :attr:`user_boxes` of the box questions are about (None: the last one).
     selected_box: int | None = field(default=None, init=False)
+    #: The user's length and probe marks on the picture shown (exports read their values again).
+    measurements: list[Measurement] = field(default_factory=list, init=False)
     exchanges: list[Exchange] = field(default_factory=list, init=False)
     #: The latest answer, parsed (updated as it streams).
     parsed: ParsedAnswer | None = field(default=None, init=False)
@@ -232,6 +240,7 @@ class Session:
         self.stop()
         self.scan, self.view, self.geometry, self.parsed = None, None, None, None
         self.scan_paths, self.user_boxes, self.exchanges, self.selected_box = [], [], [], None
+        self.measurements = []
 
     def _require_scan(self) -> Scan:
         if self.scan is None:
@@ -363,7 +372,8 @@ class Session:
         text = self.prompt_to_send(request, prompt)
         fit = engine.fit_history(text, self.history)
         exchange = Exchange(task=request.task.value, prompt=text, rendering=self.render_view(),
-                            user_boxes=tuple(self.user_boxes), asked=asked, dropped_turns=fit.dropped_turns)
+                            user_boxes=tuple(self.user_boxes), measurements=tuple(self.measurements), asked=asked,
+                            dropped_turns=fit.dropped_turns)
         return self._answer(engine, exchange, fit.history)
 
     def _answer(self, engine: Engine, exchange: Exchange, history: History) -> Iterator[AnswerUpdate]:
@@ -426,13 +436,25 @@ class Session:
             raise MedRegAError(N_("Nothing to export yet: load a scan and ask a question first."))
         exchange = self.exchanges[-1]
         generation = dataclasses.asdict(self.engine.settings.generation()) if self.engine is not None else {}
+        engine_info = dict(self.engine.describe()) if self.engine is not None else {}
+        if engine_info.get("checkpoint"):  # a local folder by its name: the server's paths stay private
+            engine_info["checkpoint"] = public_model_name(str(engine_info["checkpoint"]))
         return ExportRecord(
             task=exchange.task, lang=self.lang, prompt=exchange.prompt, answer=exchange.answer,
             rendering=exchange.rendering, scan=self.scan, user_boxes=tuple(u.box for u in exchange.user_boxes),
             user_box_labels=tuple(u.label for u in exchange.user_boxes),
-            engine_info=dict(self.engine.describe()) if self.engine is not None else {}, generation=generation,
+            measurements=self._measurements_of(exchange), engine_info=engine_info, generation=generation,
             include_identifiers=bool(include_identifiers),
         )
+
+    def _measurements_of(self, exchange: Exchange) -> tuple[Measurement, ...]:
+        """The length and probe marks on the exchange's picture: those shown now while the view still shows
+        that picture (the user may have measured the answer's finding), else those of the question."""
+        shown, asked = self.view, exchange.rendering.view if exchange.rendering is not None else None
+        same = shown is not None and asked is not None and (
+            (str(shown.plane), shown.slice_index, shown.frame, shown.timepoint)
+            == (str(asked.plane), asked.slice_index, asked.frame, asked.timepoint))
+        return tuple(self.measurements) if same else exchange.measurements
 
     def export(self, folder: str | os.PathLike, include_identifiers: bool = False,
                selected_region: int | None = None) -> ExportFiles:

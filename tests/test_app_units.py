@@ -16,13 +16,14 @@ from medrega_core.i18n import translate
 from medrega_core.tasks import PixelBox, parse_answer, to_model
 from medrega_core.engine.results import DROPPED_TURNS_NOTE
 from medrega_core.engine.base import stream_answer
+from medrega_core.export import public_model_name
 from ui_components.chat import messages, speed_text
 from ui_components.context import AppContext, ModelUnavailableError, ServerOptions
 from ui_components.page import all_text_outputs, switch_language
 from ui_components.state import delete_session, Exchange, SessionState, UserBox
 from ui_components.task_panel import preview
 from ui_components.links import opening
-from ui_components.viewer import ctx_propose, load_files
+from ui_components.viewer import ctx_propose, load_files, measurements_from_viewer, words
 
 CT = get_testdata_file("CT_small.dcm")
 MR = get_testdata_file("MR_small.dcm")
@@ -245,7 +246,7 @@ def test_the_viewers_click_proposes_a_box_around_the_clicked_pixel_on_the_window
     propose = ctx_propose(ctx)
     answer = propose({"key": state.scan_token, "x": 64.5, "y": 40.5, "plane": "axial", "slice": 0, "frame": 0,
                       "window": {"center": 40, "width": 400}, "lang": "en"})
-    box = PixelBox(**{k: answer["box"][k] for k in ("x1", "y1", "x2", "y2")})
+    box = PixelBox(*(answer["box"][k] for k in ("xmin", "ymin", "xmax", "ymax")))
     assert box.contains(64.5, 40.5) and box.x2 - box.x1 < 128
     refused = propose({"key": "not-a-token", "x": 1, "y": 1, "lang": "zh"})
     assert refused["error"] == translate("Load a scan first.", "zh") != "Load a scan first."
@@ -266,3 +267,24 @@ def test_the_chat_says_when_old_follow_ups_were_left_out_of_the_context(built) -
     state.exchanges.append(Exchange("free", "Again?", "Yes.", dropped_turns=3))
     notes = [m["content"] for m in messages(state) if "3" in str(m["content"]) and m["role"] == "assistant"]
     assert notes == ["*" + translate(DROPPED_TURNS_NOTE, "zh", count=3) + "*"]
+
+
+def test_a_local_checkpoint_is_named_by_its_folder_only(tmp_path: Path) -> None:
+    folder = tmp_path / "medrega-40b"
+    folder.mkdir()
+    assert public_model_name(str(folder)) == "medrega-40b"
+    assert public_model_name("/srv/models/not-here/medrega") == "medrega"  # a path, even where it is gone
+    assert public_model_name("Luxuriant16/MedRegA") == "Luxuriant16/MedRegA"  # a Hugging Face id stays
+
+
+def test_number_like_descriptions_say_nothing() -> None:
+    assert [words(d) for d in ("e+1", "10", " 1.5E+3 ", "")] == ["", "", "", ""]
+    assert [words(d) for d in ("T1", "Lv2", "5/5mm Plain", "胸部平扫")] == ["T1", "Lv2", "5/5mm Plain", "胸部平扫"]
+
+
+def test_measurements_reported_by_the_viewer_are_checked() -> None:
+    reported = {"measurements": [{"kind": "length", "points": [[1, 2], [3, 4]]}, {"kind": "probe", "points": [[5, 6]]},
+                                 {"kind": "length", "points": [[1, 2]]}, {"kind": "angle", "points": [[0, 0]]},
+                                 {"kind": "probe", "points": "xy"}, 7]}
+    marks = measurements_from_viewer(reported)
+    assert [(m.kind, m.points) for m in marks] == [("length", ((1.0, 2.0), (3.0, 4.0))), ("probe", ((5.0, 6.0),))]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import subprocess
 
 import numpy as np
 import pydicom
@@ -11,9 +13,10 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from medrega_core.export import ExportRecord, write_bundle
+from medrega_core.export import ExportRecord, Measurement, write_bundle
 from medrega_core.intake import open_scan, render
-from medrega_core.render.export_frame import NOTICE_COLOR
+from medrega_core.pacs import write_report
+from medrega_core.render.export_frame import CAPTION_COLOR, NOTICE_COLOR
 from medrega_core.tasks import PixelBox, to_model
 
 CT_PATH = get_testdata_file("CT_small.dcm")
@@ -166,3 +169,91 @@ def test_png_carries_notice_orientation_letters_and_scale_bar(ct, tmp_path) -> N
     # The notice: a band of the notice colour below the scale bar.
     notice = exported[by2:]
     assert (np.abs(notice.astype(int) - NOTICE_COLOR).sum(axis=2) == 0).sum() > 50
+
+
+LENGTH = Measurement("length", ((10.0, 20.0), (70.0, 20.0)))
+PROBE = Measurement("probe", ((64.0, 64.0),))
+
+
+def test_measurements_go_out_in_json_markdown_png_and_sr(ct, tmp_path) -> None:
+    scan, rendering = ct
+    record = dataclasses.replace(_record(ct), measurements=(LENGTH, PROBE))
+    files = write_bundle(record, tmp_path, np.array(rendering.rgb))
+    length, probe = json.loads(files.json.read_text(encoding="utf-8"))["measurements"]
+    sx = rendering.geometry.mm_per_picture_pixel[0]
+    assert length["kind"] == "length" and length["unit"] == "mm" and length["value"] == pytest.approx(60 * sx, rel=1e-4)
+    stored = pydicom.dcmread(CT_PATH).pixel_array[64, 64] * float(pydicom.dcmread(CT_PATH).RescaleSlope) + float(
+        pydicom.dcmread(CT_PATH).RescaleIntercept)
+    assert probe["kind"] == "probe" and probe["unit"] == "HU" and probe["value"] == pytest.approx(stored)
+    report = files.markdown.read_text(encoding="utf-8")
+    assert f"| 1 | Length | 10, 20; 70, 20 | {60 * sx:.1f} mm |" in report and f"| {probe['text']} |" in report
+    document = json.loads(files.json.read_text(encoding="utf-8"))
+    x0, y0 = document["png"]["picture_offset_px"]
+    picture = np.asarray(Image.open(files.png).convert("RGB"))[y0:y0 + 128, x0:x0 + 128]
+    row = picture[19:22, 15:60].astype(int)
+    yellow = (row[..., 0] > 200) & (row[..., 1] > 200) & (row[..., 2] < 100)
+    assert yellow.any(axis=0).all(), "the length is drawn as a yellow line"
+
+    sr = write_report(record, tmp_path)
+    dump = subprocess.run(["dsrdump", "+Pl", str(sr)], capture_output=True, text=True, check=True).stdout
+    read_length = re.search(r'NUM:\(,,"Length"\)="([\d.]+)" \(mm,UCUM', dump)
+    assert read_length and float(read_length.group(1)) == pytest.approx(length["value"], rel=1e-4)
+    read_probe = re.search(r'NUM:\(,,"Value at a point"\)="(-?[\d.]+)" \(\[hnsf\'U\],UCUM', dump)
+    assert read_probe and float(read_probe.group(1)) == pytest.approx(probe["value"])
+    assert "(POINT,64/64)" in dump and "(POLYLINE,10/20,70/20)" in dump
+
+
+def test_answers_go_out_in_plain_words(ct, tmp_path) -> None:
+    scan, rendering = ct
+    files = write_bundle(_record(ct), tmp_path, np.array(rendering.rgb))
+    document = json.loads(files.json.read_text(encoding="utf-8"))
+    assert document["answer"] == ANSWER and document["answer_text"] == "vertebral body [1]: a normal vertebra"
+    answer_part = files.markdown.read_text(encoding="utf-8").split("## Answer")[1].split("##")[0]
+    assert "vertebral body [1]: a normal vertebra" in answer_part and "<" not in answer_part
+    dump = subprocess.run(["dsrdump", "+Pl", str(write_report(_record(ct), tmp_path))], capture_output=True, text=True,
+                          check=True).stdout
+    assert '"MedRegA answer")="vertebral body [1]: a normal vertebra"' in dump
+
+
+def test_the_png_shows_the_answer_above_the_notice(ct, tmp_path) -> None:
+    scan, rendering = ct
+    with_answer = write_bundle(_record(ct), tmp_path, np.array(rendering.rgb)).png
+    (tmp_path / "no-answer").mkdir()
+    without = write_bundle(dataclasses.replace(_record(ct), answer=""), tmp_path / "no-answer", np.array(rendering.rgb)).png
+    framed = np.asarray(Image.open(with_answer).convert("RGB"))
+    assert framed.shape[0] > np.asarray(Image.open(without)).shape[0]
+    assert ((framed == CAPTION_COLOR).all(axis=2)).sum() > 100, "the answer's lines on their dark band"
+
+
+def test_json_and_sr_of_one_case_share_one_de_identification(ct, tmp_path) -> None:
+    header = json.loads(write_bundle(_record(ct), tmp_path, np.array(ct[1].rgb)).json.read_text(encoding="utf-8"))
+    sr = pydicom.dcmread(write_report(_record(ct), tmp_path))
+    dicom = header["scan"]["dicom"]
+    assert str(sr.PatientName) == dicom["PatientName"]["substitute"] != str(pydicom.dcmread(CT_PATH).PatientName)
+    assert sr.PatientID == dicom["PatientID"]["substitute"]
+    assert sr.StudyInstanceUID == dicom["StudyInstanceUID"]["substitute"]
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.SeriesInstanceUID == dicom["SeriesInstanceUID"]["substitute"]
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == dicom["SOPInstanceUID"]["substitute"]
+    # A second scan of the same file is another case: other substitutes.
+    other = open_scan([CT_PATH])
+    other_header = dataclasses.replace(_record(ct), scan=other).scan.dataset_for_export()["dicom"]
+    assert other_header["PatientName"]["substitute"] != dicom["PatientName"]["substitute"]
+
+
+def test_nothing_invented_shows_in_the_header(ct) -> None:
+    source = pydicom.dcmread(CT_PATH)
+    assert "InstitutionName" in source and "InstitutionAddress" not in source
+    dicom = ct[0].dataset_for_export()["dicom"]
+    assert "InstitutionAddress" not in dicom and dicom["InstitutionName"]["replaced"] is True
+    assert all(keyword in source or keyword in {"PatientIdentityRemoved", "DeidentificationMethod",
+                                                "DeidentificationMethodCodeSequence"} for keyword in dicom)
+
+
+def test_sr_names_user_boxes_by_their_labels(ct, tmp_path) -> None:
+    record = dataclasses.replace(_record(ct), user_boxes=(PixelBox(40, 30, 90, 100), PixelBox(5, 5, 20, 20)),
+                                 user_box_labels=("lesion", ""))
+    dump = subprocess.run(["dsrdump", "+Pl", str(write_report(record, tmp_path))], capture_output=True, text=True,
+                          check=True).stdout
+    assert '"Tracking Identifier")="lesion"' in dump and '(,,"Finding")=' in dump
+    assert '"Tracking Identifier")="User box 2"' in dump and "User box 1" not in dump

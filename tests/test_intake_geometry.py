@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medrega_core.intake import View, Window, open_scan, render
-from medrega_core.intake.geometry import VolumeGeometry, axis_code, orientation_letter
+from medrega_core.intake.geometry import VolumeGeometry, axis_code, orientation_letter, picture_plane
 from medrega_core.intake.windowing import apply_window, robust_window
 from tests.intake_fixtures import itk_file, nibabel_file
 
@@ -91,3 +91,25 @@ class TestWindowing:
     def test_flat_picture_gets_a_usable_window(self) -> None:
         window = robust_window(np.full((4, 4), 7.0, dtype=np.float32))
         assert window.width > 0 and window.bounds[0] <= 7 <= window.bounds[1]
+
+
+@pytest.mark.parametrize(("row", "column", "plane"), [
+    ((1, 0, 0), (0, 1, 0), "axial"),
+    ((0, 1, 0), (0, 0, -1), "sagittal"),
+    ((1, 0, 0), (0, 0, -1), "coronal"),
+    ((1, 0, 0), (0, 0.9272, -0.3746), "axial"),  # a CT gantry tilted by 22 degrees (pydicom's J2K_pixelrep_mismatch)
+    ((0.569486, 0.822001, 0), (0, 0, -1), "oblique"),  # pydicom-data's MR2 shoulder, 35 degrees off sagittal
+])
+def test_picture_plane_from_the_row_and_column_directions(row, column, plane) -> None:
+    assert picture_plane(np.array(row, float), np.array(column, float)) == plane
+
+
+def test_two_d_pictures_name_their_own_plane() -> None:
+    from pydicom.data import get_testdata_file
+
+    assert open_scan(get_testdata_file("MR2_UNCI.dcm")).plane_name() == "oblique"
+    assert open_scan(get_testdata_file("RG1_UNCI.dcm")).plane_name() == "projection"  # CR, no plane
+    assert open_scan(get_testdata_file("CT_small.dcm")).plane_name() == "axial"
+    assert open_scan(itk_file("BrainProtonDensitySlice.png")).plane_name() is None  # a picture without a patient frame
+    volume = open_scan(nibabel_file("example4d.nii.gz"))
+    assert [volume.plane_name(p) for p in volume.planes] == ["axial", "coronal", "sagittal"]

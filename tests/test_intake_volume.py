@@ -12,7 +12,9 @@ from medrega_core.intake import (
     ImageTooLargeError,
     IntakeLimits,
     InvalidViewError,
+    MissingDataFileError,
     ScanKind,
+    UnsupportedFormatError,
     View,
     Window,
     open_scan,
@@ -112,11 +114,37 @@ class TestWrittenVolumesReadBack:
         np.testing.assert_array_equal(nrrd.voxels, mhd.voxels)
         assert nrrd.format == "nrrd" and mhd.format == "metaimage"
 
-    def test_missing_data_file_is_a_clean_error(self, tmp_path) -> None:
+    def test_missing_data_file_names_the_file_to_add(self, tmp_path) -> None:
         header = itk_file("BrainProtonDensitySliceBorder20.mhd").read_text()
         path = tmp_path / "lonely.mhd"
         path.write_text(header)  # the .raw it names is not beside it
-        with pytest.raises(CorruptFileError):
+        with pytest.raises(MissingDataFileError) as raised:
+            open_scan(path)
+        for lang in ("en", "zh"):
+            message = raised.value.localized(lang)
+            assert "BrainProtonDensitySliceBorder20.raw" in message and "lonely.mhd" in message
+        assert "损坏" not in raised.value.localized("zh")
+
+    @pytest.mark.parametrize(("header", "data"), [("BrainProtonDensity3Slices.mha", "BrainProtonDensity3Slices.raw"),
+                                                  ("BrainProtonDensitySliceBorder20.mhd", "BrainProtonDensitySliceBorder20.raw"),
+                                                  ("BrainProtonDensitySliceBorder20.nhdr", "BrainProtonDensitySliceBorder20.raw")])
+    def test_header_and_data_file_from_different_folders_open_together(self, tmp_path, header, data) -> None:
+        # A browser upload stores each file in a folder of its own.
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        header_copy = tmp_path / "a" / header
+        header_copy.write_bytes(itk_file(header).read_bytes())
+        data_copy = tmp_path / "b" / data
+        data_copy.write_bytes(itk_file(data).read_bytes())
+        together = open_scan([str(data_copy), str(header_copy)])
+        np.testing.assert_array_equal(together.voxels, open_scan(itk_file(header)).voxels)
+
+    def test_a_header_pointing_outside_its_folder_is_refused(self, tmp_path) -> None:
+        header = itk_file("BrainProtonDensitySliceBorder20.mhd").read_text()
+        path = tmp_path / "escape.mhd"
+        path.write_text(header.replace("ElementDataFile = BrainProtonDensitySliceBorder20.raw",
+                                       "ElementDataFile = /etc/passwd"))
+        with pytest.raises(UnsupportedFormatError):
             open_scan(path)
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
-from viewer_fixtures import browser  # noqa: F401  (fixture)
+from viewer_fixtures import browser, choose_task  # noqa: F401  (browser: fixture)
 
 TIMEOUT_MS = 60_000
 #: Long enough answers that Ask is seen inactive while one is written.
@@ -65,10 +65,7 @@ def test_a_failed_upload_leaves_no_scan_open(page, tmp_path: Path) -> None:
 def test_ask_is_inactive_until_the_follow_up_prompt_is_shown(page) -> None:
     upload(page, get_testdata_file("CT_small.dcm"))
     scan_line_says(page, "CT")
-    page.locator("#task input").click()
-    page.get_by_role("option", name="Free question").click()
-    page.locator("#question textarea").fill("Is there a fracture?")
-    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('fracture')")
+    choose_task(page, "Free question", "question", "Is there a fracture?")
     page.locator("#ask").click()
     page.wait_for_function("document.querySelector('#ask').disabled")
     # The moment the answer's speed line shows, click again (as a double-click would).

@@ -79,6 +79,7 @@ def test_the_proposal_answers_conform_and_a_conforming_state_report_is_adopted(c
     assert_conforms(propose({**request, "key": "not-a-token"}), "ProposeAnswer")
     report = {"plane": "axial", "slice": 0, "numSlices": 1, "frame": 0, "numFrames": 1, "window": {"center": 40, "width": 400},
               "zoom": 1.0, "tool": "box", "boxes": [{**answer["box"], "id": "a", "label": "nodule"}], "selectedBox": "a",
+              "measurements": [{"kind": "length", "points": [[10, 10], [40, 50]]}, {"kind": "probe", "points": [[64, 40]]}],
               "modelBoxes": [], "selectedRegion": None, "picture": {"width": 128, "height": 128},
               "imageRect": {"left": 0, "top": 0, "width": 512, "height": 512}, "scanKey": state.scan_token, "cine": False,
               "cineFps": 12, "renderPath": "gpu", "loaded": 1, "rendered": True}
@@ -86,6 +87,7 @@ def test_the_proposal_answers_conform_and_a_conforming_state_report_is_adopted(c
     adopt_viewer_state(state, report)
     assert [u.label for u in state.user_boxes] == ["nodule"] and state.selected_box == 0
     assert state.view.window.width == 400
+    assert [(m.kind, len(m.points)) for m in state.measurements] == [("length", 2), ("probe", 1)]
 
 
 def test_the_check_catches_a_box_in_another_format() -> None:

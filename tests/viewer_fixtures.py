@@ -173,6 +173,15 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float], button
     page.mouse.up(button=button)
 
 
+def choose_task(page: Any, task: str, field: str, text: str) -> None:
+    """Pick ``task`` in the task panel and type ``text`` into its ``field`` (``question``, ``objects``);
+    returns once the prompt shown holds the text."""
+    page.locator("#task input").click()
+    page.get_by_role("option", name=task).click()
+    page.locator(f"#{field} textarea").fill(text)
+    page.wait_for_function("(text) => document.querySelector('#prompt textarea').value.includes(text)", arg=text)
+
+
 def screenshot(page: Any, folder: Path, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"))

@@ -42,6 +42,11 @@ class ChatHandles:
     speed: gr.Markdown
 
 
+#: Gradio draws a "share" button on every picture in a chat whatever its options, and sharing works on
+#: Hugging Face Spaces alone ("Must be on Spaces to share"): hidden, in both of its languages.
+CHAT_CSS = " #chat button[aria-label='Share'], #chat button[aria-label='分享'] {display: none}"
+
+
 def texts(_: Translate, state: SessionState | None = None) -> Texts:
     return {
         "chatbot": {"label": _("Conversation")},
@@ -55,7 +60,8 @@ def texts(_: Translate, state: SessionState | None = None) -> Texts:
 
 def create_chat(ctx: AppContext) -> ChatHandles:
     t = texts(lambda m, **p: m)
-    chatbot = gr.Chatbot(height=360, elem_id="chat", feedback_options=None, **t["chatbot"])
+    # No "share" button: it works on Hugging Face Spaces alone (the pictures' own: CHAT_CSS).
+    chatbot = gr.Chatbot(height=360, elem_id="chat", feedback_options=None, buttons=["copy", "copy_all"], **t["chatbot"])
     # The buttons sit right under the fixed-height chat, above the answer that grows as it streams,
     # so Stop stays where it was.
     with gr.Row():
@@ -205,7 +211,9 @@ def wire_chat(h: ChatHandles, ctx: AppContext, links: PageLinks) -> list[Any]:
     # After an error Gradio's front end runs no further step of the chain, but it runs .failure.
     ask_event.failure(None, None, None, js=ask_usable_js(True), api_name=False, show_progress="hidden")
     new_chat_event = h.new_chat.click(new_chat, [links.state], outputs, api_name="new_chat")
-    return [new_chat_event]
+    # The chat's own trash icon forgets the conversation too, not just what is shown of it.
+    cleared_event = h.chatbot.clear(new_chat, [links.state], outputs, api_name=False)
+    return [new_chat_event, cleared_event]
 
 
 def ask_usable_js(usable: bool) -> str:

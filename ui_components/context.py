@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from medrega_core.errors import N_, EngineError, MedRegAError
+from medrega_core.export import public_model_name
 from medrega_core.pacs import PacsSettings
 from ui_components.viewer_data import ScanRegistry
 
@@ -170,8 +171,14 @@ class EngineHost:
         raise self.error  # FAILED: the load error names the cause and the fix
 
     def describe(self) -> dict[str, Any]:
-        """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded."""
-        return dict(self._engine.describe()) if self.state is LoadState.READY else {}
+        """The engine's own description (model id, quantization, device, GPU memory), or {} while unloaded;
+        a local checkpoint is named by its folder's name."""
+        if self.state is not LoadState.READY:
+            return {}
+        info = dict(self._engine.describe())
+        if info.get("checkpoint"):
+            info["checkpoint"] = public_model_name(str(info["checkpoint"]))
+        return info
 
 
 def gpu_decorator() -> Callable[[Callable], Callable]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -51,6 +52,12 @@ def create_export(ctx: AppContext) -> ExportHandles:
     return ExportHandles(identifiers, button, sr_button, send_button, files, sent)
 
 
+def exported_files(state: SessionState) -> list[str]:
+    """Every file exported from the latest exchange (bundle and SR side by side)."""
+    exported = state.exchanges[-1].exported if state.exchanges else {}
+    return [path for kind in ("bundle", "sr") for path in exported.get(kind, [])]
+
+
 def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
     """Write the bundle of the latest exchange into a fresh folder of the session; the file paths."""
     try:
@@ -58,7 +65,8 @@ def export(state: SessionState, ctx: AppContext, include_identifiers: bool) -> l
         files = state.export(folder, bool(include_identifiers), state.selected_region)
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
-    return [str(files.png), str(files.json), str(files.markdown)]
+    state.exchanges[-1].exported["bundle"] = [str(files.png), str(files.json), str(files.markdown)]
+    return exported_files(state)
 
 
 def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -> list[str]:
@@ -66,9 +74,10 @@ def export_sr(state: SessionState, ctx: AppContext, include_identifiers: bool) -
     try:
         record = state.export_record(bool(include_identifiers))
         folder = tempfile.mkdtemp(prefix="export-", dir=state.work_folder(ctx.work_root))
-        return [str(write_report(record, folder))]
+        state.exchanges[-1].exported["sr"] = [str(write_report(record, folder))]
     except MedRegAError as error:
         raise user_error(error, state.lang) from None
+    return exported_files(state)
 
 
 def send_sr(state: SessionState, ctx: AppContext) -> str:

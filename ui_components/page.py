@@ -29,6 +29,9 @@ from ui_components.status import StatusHandles
 from ui_components.task_panel import TaskHandles
 from ui_components.viewer import ViewerHandles
 
+#: The panels' own style rules, added to the page's.
+PANEL_CSS = chat.CHAT_CSS
+
 #: Language switch choices: (shown name, UI code).
 LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
 #: The UI code -> the locale of Gradio's own strings (its front end ships zh-CN).
@@ -98,9 +101,10 @@ class Page:
         except MedRegAError as error:
             close_scan(state, ctx.scans)
             raise ScanNotOpened(self.closed_updates(state), user_error(error, state.lang)) from None
-        if series is not None:
+        if series is not None:  # the previous scan closes while the user chooses (the page shows none)
+            close_scan(state, ctx.scans)
             state.pending_paths = paths
-            return {**viewer.series_updates(self.viewer, series, translator(state.lang)), self.viewer.upload: None}
+            return {**self.closed_updates(state), **viewer.series_updates(self.viewer, series, translator(state.lang))}
         return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
                 **chat.cleared(self.chat, state), self.viewer.upload: None}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,6 +18,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from medrega_core.errors import N_, MedRegAError
+from medrega_core.export import PLANE_TITLES, Measurement
 from medrega_core.i18n import translate, translator
 from medrega_core.intake import MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, picture_values, render, resolve_window
 from medrega_core.render import propose_box
@@ -184,14 +186,22 @@ def frame_time_ms(scan: Scan) -> float | None:
     return None
 
 
+def plane_labels(scan: Scan, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
+    """``planes`` with each plane's label for the viewer's overlay: what its pictures show (a 2-D
+    picture's own plane from its geometry, "Projection" for a radiograph, nothing for a photo)."""
+    names = {plane: scan.plane_name(plane) for plane in planes}
+    return {plane: {**info, "label": _(PLANE_TITLES[names[plane]]) if names[plane] else ""}
+            for plane, info in planes.items()}
+
+
 def scan_descriptor(scan: Scan, token: str, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
     presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
                for name in scan.presets]
     steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
     return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
             "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
-            "planes": planes, "steps": steps, "frameTimeMs": frame_time_ms(scan), "presets": presets,
-            "defaultWindow": window_value(scan.default_window)}
+            "planes": plane_labels(scan, planes, _), "steps": steps, "frameTimeMs": frame_time_ms(scan),
+            "presets": presets, "defaultWindow": window_value(scan.default_window)}
 
 
 def view_request(state: SessionState) -> dict[str, Any]:
@@ -247,12 +257,26 @@ def scan_line_text(state: SessionState, _: Translate) -> str:
     """One line about the open scan: description, modality, and how many pictures it holds."""
     if state.scan is None:
         return ""
-    info = state.scan.info
-    count = info.num_slices * max(info.num_frames, info.num_timepoints)
-    parts = [info.series_description or info.study_description or _("Scan"), info.modality,
-             _("{count} images", count=count) if count > 1 else _("1 image"),
-             f"{info.size[0]} × {info.size[1]}"]
+    scan, info = state.scan, state.scan.info
+    description = next((d for d in (info.series_description, info.study_description) if words(d)), _("Scan"))
+    if scan.kind is ScanKind.VOLUME:  # counted as the viewer counts them: slices of the axial plane it shows first
+        count = _("{count} axial slices", count=scan.num_slices(scan.planes[0]))
+        steps = _("{count} time points", count=scan.num_timepoints) if scan.num_timepoints > 1 else ""
+    else:
+        count = _("{count} images", count=scan.num_frames) if scan.num_frames > 1 else _("1 image")
+        steps = ""
+    parts = [description, info.modality, count, steps, f"{info.size[0]} × {info.size[1]}"]
     return " · ".join(p for p in parts if p)
+
+
+#: A description that is only a number or a piece of one ("e+1", "10"): it says nothing to a reader.
+_NUMBER_LIKE = re.compile(r"[\s\d.,+-]*(?:[eE][+-]?\d*)?[\s\d.,+-]*")
+
+
+def words(description: str) -> str:
+    """``description`` when it says something, else "" (empty, or number-like)."""
+    text = description.strip()
+    return "" if _NUMBER_LIKE.fullmatch(text) else text
 
 
 # ---- the view and boxes the viewer reports ----
@@ -274,11 +298,29 @@ def user_boxes_of(boxes: list[dict[str, Any]] | None) -> list[UserBox]:
                     str(b.get("label") or "")) for b in boxes or []]
 
 
+#: Points of each measurement kind the viewer reports.
+MEASUREMENT_POINTS = {"length": 2, "probe": 1}
+
+
+def measurements_from_viewer(reported: dict[str, Any]) -> list[Measurement]:
+    """The length and probe marks of a viewer report (malformed ones are left out)."""
+    marks = []
+    for mark in reported.get("measurements") or []:
+        try:
+            points = tuple((float(x), float(y)) for x, y in mark["points"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if MEASUREMENT_POINTS.get(mark.get("kind")) == len(points):
+            marks.append(Measurement(mark["kind"], points))
+    return marks
+
+
 def adopt_viewer_state(state: SessionState, reported: dict[str, Any] | None) -> None:
     """Take the view and the boxes the browser shows as the session's (checked against the scan)."""
     if state.scan is None or not reported or reported.get("scanKey") != state.scan_token:
         return  # a report about a scan this session no longer has open
     state.set_view(view_from_viewer(state.scan, reported))
+    state.measurements = measurements_from_viewer(reported)
     ids = [b.get("id") for b in reported.get("boxes") or []]
     selected = reported.get("selectedBox")
     state.set_boxes(user_boxes_of(reported.get("boxes")), selected=ids.index(selected) if selected in ids else None)

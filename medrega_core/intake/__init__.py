@@ -9,6 +9,7 @@ from medrega_core.intake.errors import (
     CorruptFileError,
     ImageTooLargeError,
     InvalidViewError,
+    MissingDataFileError,
     MissingDecoderError,
     MultipleSeriesError,
     NoImagesError,
@@ -33,6 +34,6 @@ __all__ = [
     "SliceGeometry", "VolumeGeometry", "Window", "WindowPreset", "VoiLut", "CT_PRESETS",
     "IntakeLimits", "DEFAULT_LIMITS", "Reader", "READERS",
     "ScanError", "UnsupportedFormatError", "CorruptFileError", "NoPixelDataError", "MissingDecoderError",
-    "ImageTooLargeError", "UnsafeArchiveError", "TooManyFilesError", "ArchiveTooLargeError",
+    "ImageTooLargeError", "MissingDataFileError", "UnsafeArchiveError", "TooManyFilesError", "ArchiveTooLargeError",
     "SeriesMismatchError", "NoImagesError", "InvalidViewError", "MultipleSeriesError", "SeriesChoice",
 ]

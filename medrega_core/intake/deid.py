@@ -21,19 +21,20 @@ _TEMPORAL_VRS = {"DA", "DT", "TM", "AS"}
 _BULK_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
 
 
-def deidentify(dataset: Dataset) -> Dataset:
-    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed)."""
+def deidentify(dataset: Dataset, seed: str) -> Dataset:
+    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed). The same
+    ``seed`` (one per case, ``Scan.deid_seed``) gives the same substitutes and UIDs in every file."""
     from dicognito.anonymizer import Anonymizer
 
     cleaned = copy.deepcopy(dataset)
     cleaned.remove_private_tags()
     try:
-        Anonymizer().anonymize(cleaned)
+        Anonymizer(seed=seed).anonymize(cleaned)
     except ValueError:
         # dicognito shifts dates and cannot parse malformed ones; emptying every date, time and
         # age is the profile's stricter option, and the rest is anonymized on the second pass.
         cleaned.walk(_empty_temporal)
-        Anonymizer().anonymize(cleaned)
+        Anonymizer(seed=seed).anonymize(cleaned)
     cleaned.PatientIdentityRemoved = "YES"
     return cleaned
 
@@ -71,11 +72,16 @@ SUBSTITUTE_NOTE = (
 
 def _marked(cleaned: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
     """``cleaned`` with each value that differs from ``original`` wrapped as a replaced substitute;
-    sequences are compared item by item."""
+    sequences are compared item by item. Values the de-identifier invented where the source had none
+    (an institution address) are left out: they would say nothing about this scan."""
     marked: dict[str, Any] = {}
     for keyword, value in cleaned.items():
-        before = original.get(keyword)
-        if keyword not in original or value == before:
+        if keyword not in original:
+            if keyword in _ADDED_BY_PROFILE:
+                marked[keyword] = value
+            continue
+        before = original[keyword]
+        if value == before:
             marked[keyword] = value
         elif _is_sequence(value) and _is_sequence(before) and len(value) == len(before):
             marked[keyword] = [_marked(item, old) for item, old in zip(value, before)]
@@ -84,11 +90,16 @@ def _marked(cleaned: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]
     return marked
 
 
+#: What de-identification adds by itself, to say it was done (kept in the export).
+_ADDED_BY_PROFILE = {"PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence"}
+
+
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
-def export_metadata(info: dict[str, Any], header: Dataset | None, include_identifiers: bool = False) -> dict[str, Any]:
+def export_metadata(info: dict[str, Any], header: Dataset | None, seed: str,
+                    include_identifiers: bool = False) -> dict[str, Any]:
     """Scan information and DICOM header for an export bundle (``Scan.dataset_for_export``).
 
     Parameters
@@ -97,6 +108,8 @@ def export_metadata(info: dict[str, Any], header: Dataset | None, include_identi
         The scan's ``ScanInfo.to_dict()``.
     header:
         The scan's first DICOM dataset without pixel data (``Scan.dicom_header``), or None.
+    seed:
+        The case's de-identification seed (``Scan.deid_seed``): the same substitutes as its SR.
     include_identifiers:
         Keep patient identifiers in the DICOM header (only when the user asks for it).
 
@@ -113,6 +126,6 @@ def export_metadata(info: dict[str, Any], header: Dataset | None, include_identi
     if include_identifiers:
         result["dicom"] = _plain(header)
     else:
-        result["dicom"] = _marked(_plain(deidentify(header)), _plain(header))
+        result["dicom"] = _marked(_plain(deidentify(header, seed)), _plain(header))
         result["note"] = SUBSTITUTE_NOTE
     return result

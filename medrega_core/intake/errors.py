@@ -68,6 +68,10 @@ class NoImagesError(ScanError):
     """Nothing to open: no paths, or a folder or zip without readable images."""
 
 
+class MissingDataFileError(ScanError):
+    """A volume header (MetaImage .mhd/.mha, NRRD .nhdr) names a data file that was not given."""
+
+
 class InvalidViewError(ScanError):
     """A view asks for a plane, slice, frame, time point or window the scan does not have."""
 

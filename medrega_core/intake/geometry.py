@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VolumeGeometry", "SliceGeometry", "CanonicalLayout", "canonical_layout", "orientation_letter", "axis_code"]
+__all__ = ["VolumeGeometry", "SliceGeometry", "CanonicalLayout", "canonical_layout", "orientation_letter", "axis_code",
+           "picture_plane"]
 
 #: Letter of the +x, +y, +z LPS directions and of their opposites.
 _POSITIVE_LETTERS = ("L", "P", "S")
 _NEGATIVE_LETTERS = ("R", "A", "I")
 #: NIfTI/nibabel affines are RAS; LPS differs by the sign of x and y.
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
+#: A picture whose normal lies within this angle of a patient axis is named after that axis' plane
+#: (a CT with a tilted gantry is still axial); farther off it is oblique.
+PLANE_TOLERANCE_DEGREES = 25.0
 
 
 def orientation_letter(direction_lps: np.ndarray) -> str:
@@ -34,6 +38,19 @@ def orientation_letter(direction_lps: np.ndarray) -> str:
 def axis_code(direction: np.ndarray) -> str:
     """Three letters naming where the i, j and k index axes point, e.g. ``"LPS"`` for axial DICOM."""
     return "".join(orientation_letter(direction[:, a]) for a in range(3))
+
+
+def picture_plane(row_direction: np.ndarray, column_direction: np.ndarray) -> str:
+    """The plane a picture with these LPS row and column directions cuts through the patient:
+    ``axial``, ``coronal``, ``sagittal`` or ``oblique`` (see :data:`PLANE_TOLERANCE_DEGREES`)."""
+    normal = np.cross(np.asarray(row_direction, float), np.asarray(column_direction, float))
+    length = float(np.linalg.norm(normal))
+    if not np.isfinite(length) or length == 0:
+        return "oblique"
+    axis = int(np.argmax(np.abs(normal)))
+    if abs(normal[axis]) / length < np.cos(np.radians(PLANE_TOLERANCE_DEGREES)):
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]  # normal along x (L-R), y (A-P), z (S-I)
 
 
 @dataclass(frozen=True)

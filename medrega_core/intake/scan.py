@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import secrets
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 
 from medrega_core.errors import N_
 from medrega_core.intake.errors import InvalidViewError
-from medrega_core.intake.geometry import CanonicalLayout, VolumeGeometry, axis_code, canonical_layout
+from medrega_core.intake.geometry import CanonicalLayout, VolumeGeometry, axis_code, canonical_layout, picture_plane
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset, robust_window
 
 __all__ = ["Plane", "ScanKind", "ScanMetadata", "ScanInfo", "View", "Scan", "SourceInstance"]
@@ -26,6 +27,11 @@ class Plane(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: DICOM modalities whose pictures are projections through the body (radiography, mammography,
+#: fluoroscopy, angiography, dental), not cuts: they have no anatomical plane.
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "RF", "XA", "IO", "PX", "RG", "DF"})
 
 
 class ScanKind(str, Enum):
@@ -169,6 +175,9 @@ class Scan:
     source_instances:
         For DICOM: the ``SourceInstance`` of each stored slice (volumes, pictures) or of each frame
         (``frames``), in stored order; empty for other formats.
+    deid_seed:
+        Random per opened scan, never exported: every de-identified file of this case (JSON header,
+        SR) gets the same substitute patient, dates and UIDs from it.
     """
 
     format: str
@@ -181,6 +190,7 @@ class Scan:
     invert: bool = False
     dicom_header: Any = field(default=None, repr=False)
     source_instances: tuple[SourceInstance, ...] = field(default=(), repr=False)
+    deid_seed: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
 
     def __post_init__(self) -> None:
         self.voxels.flags.writeable = False
@@ -222,6 +232,19 @@ class Scan:
         if 0 <= position < len(self.source_instances):
             return self.source_instances[position]
         return None
+
+    def plane_name(self, plane: Plane | str = Plane.AXIAL) -> str | None:
+        """What ``plane``'s pictures show: for a volume the plane itself; for a 2-D picture the plane
+        its geometry cuts (``axial``, ``coronal``, ``sagittal``, ``oblique``), ``projection`` for a
+        radiograph, angiogram or mammogram, and None without a patient frame (a photo, a screenshot)."""
+        plane = self.check_plane(plane)
+        if self.kind is ScanKind.VOLUME:
+            return plane.value
+        if self.metadata.modality in PROJECTION_MODALITIES:
+            return "projection"
+        if not self.geometry.has_patient_frame:
+            return None
+        return picture_plane(self.geometry.direction[:, 0], self.geometry.direction[:, 1])
 
     def check_plane(self, plane: Plane | str) -> Plane:
         """``plane`` as a ``Plane`` if this scan has it, else ``InvalidViewError``."""
@@ -300,4 +323,5 @@ class Scan:
         """
         from medrega_core.intake.deid import export_metadata
 
-        return export_metadata(self.info.to_dict(), self.dicom_header, include_identifiers=include_identifiers)
+        return export_metadata(self.info.to_dict(), self.dicom_header, self.deid_seed,
+                               include_identifiers=include_identifiers)

@@ -31,9 +31,9 @@ from pydicom.uid import generate_uid
 
 from medrega_core import __version__
 from medrega_core.errors import N_
-from medrega_core.export import ExportError, ExportRecord
+from medrega_core.export import ExportError, ExportRecord, MeasuredValue
 from medrega_core.intake.geometry import SliceGeometry
-from medrega_core.tasks import PixelBox, parse_answer, to_pixels
+from medrega_core.tasks import PixelBox, answer_text, parse_answer, to_pixels
 
 __all__ = ["build_report", "write_report", "send_report", "ReportSourceError", "SR_SERIES_DESCRIPTION"]
 
@@ -79,8 +79,10 @@ def _boxes(record: ExportRecord) -> list[_Box]:
             name = region.name or f"Region {index + 1}"
             boxes.append(_Box(f"{index + 1}: {name}"[:64], name, region.description,
                               to_pixels(model_box, geometry.width, geometry.height), True))
-    for index, box in enumerate(record.user_boxes):
-        boxes.append(_Box(f"User box {index + 1}", f"User box {index + 1}", None, box.ordered(), False))
+    labels = tuple(record.user_box_labels) + ("",) * len(record.user_boxes)
+    for index, (box, label) in enumerate(zip(record.user_boxes, labels)):
+        name = label.strip() or f"User box {index + 1}"
+        boxes.append(_Box(name[:64], name, None, box.ordered(), False))
     return boxes
 
 
@@ -105,24 +107,66 @@ def stored_slice(geometry: SliceGeometry) -> int | None:
     return int(round(ks[0]))
 
 
-def _region(record: ExportRecord, box: PixelBox, slice_index: int | None) -> Any:
-    from highdicom.sr import GraphicTypeValues, GraphicTypeValues3D, ImageRegion, ImageRegion3D, SourceImageForRegion
+def _source_image(record: ExportRecord, slice_index: int) -> Any:
+    from highdicom.sr import SourceImageForRegion
 
+    source = record.scan.source_instance(slice_index, record.rendering.view.frame)
+    frames = [source.frame_number] if source.frame_number is not None else None
+    return SourceImageForRegion(source.sop_class_uid, source.sop_instance_uid, referenced_frame_numbers=frames)
+
+
+def _stored_points(record: ExportRecord, points: list[tuple[float, float]]) -> np.ndarray:
+    """Picture points as DICOM image coordinates of the stored slice (pixel centres at index + 0.5)."""
     geometry = record.rendering.geometry
-    if slice_index is not None:
-        source = record.scan.source_instance(slice_index, record.rendering.view.frame)
-        points = [geometry.picture_to_stored(x, y)[:2] for x, y in _corners(box)]
-        # Stored indices have pixel centres on integers; DICOM image coordinates put them at +0.5.
-        graphic = np.array([(i + 0.5, j + 0.5) for i, j in points], dtype=float)
-        frames = [source.frame_number] if source.frame_number is not None else None
-        image = SourceImageForRegion(source.sop_class_uid, source.sop_instance_uid, referenced_frame_numbers=frames)
-        return ImageRegion(GraphicTypeValues.POLYLINE, graphic, image)
+    return np.array([(i + 0.5, j + 0.5) for i, j, _ in (geometry.picture_to_stored(x, y) for x, y in points)],
+                    dtype=float)
+
+
+def _patient_points(record: ExportRecord, points: list[tuple[float, float]]) -> tuple[np.ndarray, str]:
+    """Picture points in patient mm with the frame of reference, for a plane crossing several images."""
     frame_of_reference = str(record.scan.dicom_header.get("FrameOfReferenceUID", "") or "")
-    points_mm = [geometry.picture_to_patient_mm(x, y) for x, y in _corners(box)]
+    points_mm = [record.rendering.geometry.picture_to_patient_mm(x, y) for x, y in points]
     if not frame_of_reference or any(p is None for p in points_mm):
         raise ReportSourceError(N_("This plane crosses several images and the scan has no frame of reference; "
                                    "make the report on the plane the images were acquired in."))
-    return ImageRegion3D(GraphicTypeValues3D.POLYGON, np.array(points_mm, dtype=float), frame_of_reference)
+    return np.array(points_mm, dtype=float), frame_of_reference
+
+
+def _region(record: ExportRecord, box: PixelBox, slice_index: int | None) -> Any:
+    from highdicom.sr import GraphicTypeValues, GraphicTypeValues3D, ImageRegion, ImageRegion3D
+
+    if slice_index is not None:
+        return ImageRegion(GraphicTypeValues.POLYLINE, _stored_points(record, _corners(box)),
+                           _source_image(record, slice_index))
+    return ImageRegion3D(GraphicTypeValues3D.POLYGON, *_patient_points(record, _corners(box)))
+
+
+#: UCUM unit codes of what the viewer's tools read.
+_UNITS = {"mm": ("mm", "mm"), "HU": ("[hnsf'U]", "Hounsfield unit"), "px": ("{pixels}", "pixels")}
+
+
+def _measurement_group(record: ExportRecord, measured: MeasuredValue, number: int, slice_index: int | None) -> Any:
+    """A user's length or probe as a TID 1501 group: the value (TID 300) inferred from its points."""
+    from highdicom.sr import (
+        CoordinatesForMeasurement, CoordinatesForMeasurement3D, GraphicTypeValues, GraphicTypeValues3D, Measurement,
+        MeasurementsAndQualitativeEvaluations, TrackingIdentifier,
+    )
+    from pydicom.sr.codedict import codes
+
+    kind, points = measured.measurement.kind, list(measured.measurement.points)
+    graphic = GraphicTypeValues.POLYLINE if kind == "length" else GraphicTypeValues.POINT
+    if slice_index is not None:
+        coordinates = CoordinatesForMeasurement(graphic, _stored_points(record, points), _source_image(record, slice_index))
+    else:
+        graphic_3d = GraphicTypeValues3D.POLYLINE if kind == "length" else GraphicTypeValues3D.POINT
+        coordinates = CoordinatesForMeasurement3D(graphic_3d, *_patient_points(record, points))
+    name = codes.SCT.Length if kind == "length" else _code("PROBE", "Value at a point")
+    value = measured.value if not isinstance(measured.value, tuple) else float(sum(measured.value)) / 3
+    unit = _code(*_UNITS.get(measured.unit, ("1", "no units")), scheme="UCUM")
+    title = f"{'Length' if kind == 'length' else 'Probe'} {number}"
+    return MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=generate_uid(), identifier=title),
+        measurements=[Measurement(name=name, value=float(value), unit=unit, referenced_coordinates=[coordinates])])
 
 
 def _evidence(record: ExportRecord) -> list[Dataset]:
@@ -155,7 +199,7 @@ def _exchange_container(record: ExportRecord) -> Any:
     container.ContentSequence = [
         _text(_code("TASK", "MedRegA task"), record.task),
         _text(_code("PROMPT", "Prompt sent to MedRegA"), record.prompt),
-        _text(_code("ANSWER", "MedRegA answer"), record.answer),
+        _text(_code("ANSWER", "MedRegA answer"), answer_text(record.answer)),
     ]
     return container
 
@@ -208,6 +252,8 @@ def build_report(record: ExportRecord) -> Dataset:
                                         parameters=[f"checkpoint={model}", f"quantization={quantization}"])
     slice_index = stored_slice(record.rendering.geometry)
     groups = [_group(record, box, slice_index, algorithm) for box in _boxes(record)]
+    groups += [_measurement_group(record, measured, number, slice_index)
+               for number, measured in enumerate(record.measured, start=1)]
     if not groups:  # TID 1500 needs one measurement group: an answer without regions gets an empty one
         groups = [MeasurementsAndQualitativeEvaluations(
             TrackingIdentifier(uid=generate_uid(), identifier="MedRegA answer"), algorithm_id=algorithm)]
@@ -250,7 +296,7 @@ def write_report(record: ExportRecord, folder: str | Path, file_name: str | None
 
     dataset = build_report(record)
     if not record.include_identifiers:
-        dataset = deidentify(_as_read_from_file(dataset))
+        dataset = deidentify(_as_read_from_file(dataset), record.scan.deid_seed)
         dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     created = datetime.datetime.now(datetime.timezone.utc)
     path = Path(folder) / (file_name or f"medrega-{record.task}-{created:%Y%m%d-%H%M%S}.sr.dcm")

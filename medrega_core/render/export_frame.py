@@ -22,6 +22,8 @@ from medrega_core.render.palette import RGB
 NOTICE_COLOR: RGB = (213, 94, 0)
 BACKGROUND: RGB = (0, 0, 0)
 LETTER_COLOR: RGB = (64, 64, 64)
+#: The answer's lines: light text on dark grey.
+CAPTION_COLOR: RGB = (40, 40, 40)
 SCALE_BAR_COLOR: RGB = (255, 255, 255)
 #: The scale bar is at most this share of the picture's width.
 SCALE_BAR_MAX_SHARE = 0.3
@@ -87,8 +89,9 @@ def frame_for_export(
     mm_per_pixel: tuple[float, float] | None,
     notice: str,
     style: OverlayStyle | None = None,
+    caption: str = "",
 ) -> FramedPicture:
-    """Frame ``rgb`` with orientation letters on its four edges, a scale bar and ``notice`` below.
+    """Frame ``rgb`` with orientation letters on its four edges, a scale bar, ``caption`` and ``notice`` below.
 
     Parameters
     ----------
@@ -100,6 +103,8 @@ def frame_for_export(
         ``(sx, sy)`` millimetres per picture pixel, or None (no scale bar).
     notice:
         The research-only notice, already in the user's language (wrapped to the frame's width).
+    caption:
+        Text shown above the notice (the model's answer in plain words), wrapped the same way.
     """
     picture = checked_picture(rgb)
     height, width = picture.shape[:2]
@@ -118,10 +123,12 @@ def frame_for_export(
     x0, y0 = margin, margin
     frame_width = width + 2 * margin
     bar_mm = scale_bar_length_mm(width, mm_per_pixel[0]) if mm_per_pixel else None
-    notice_lines = _wrapped(notice, font, frame_width - 2 * gap - 2 * pad)
+    text_room = frame_width - 2 * gap - 2 * pad
+    footer_lines = [(line, CAPTION_COLOR) for paragraph in caption.splitlines() for line in _wrapped(paragraph, font, text_room)]
+    footer_lines += [(line, NOTICE_COLOR) for line in _wrapped(notice, font, text_room)]
     footer_top = y0 + height + margin
     bar_row = line_height + gap if bar_mm else 0
-    frame_height = footer_top + bar_row + len(notice_lines) * (line_height + gap) + gap
+    frame_height = footer_top + bar_row + len(footer_lines) * (line_height + gap) + gap
     canvas = np.empty((frame_height, frame_width, 3), np.uint8)
     canvas[:] = BACKGROUND
     canvas[y0:y0 + height, x0:x0 + width] = picture
@@ -147,8 +154,8 @@ def frame_for_export(
         scale_bar = ScaleBar(bar_mm, pixels, rect)
 
     top = footer_top + bar_row
-    for line in notice_lines:
-        draw_label(canvas, line, NOTICE_COLOR, (gap, top, gap + min(frame_width - 2 * gap, text_width(line)),
+    for line, color in footer_lines:
+        draw_label(canvas, line, color, (gap, top, gap + min(frame_width - 2 * gap, text_width(line)),
                                                 top + line_height), font, pad)
         top += line_height + gap
     return FramedPicture(canvas, (x0, y0), scale_bar)

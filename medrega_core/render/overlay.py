@@ -26,6 +26,8 @@ from medrega_core.tasks import ParsedAnswer, PixelBox
 Rect = tuple[int, int, int, int]
 
 HALO_COLOR: RGB = (0, 0, 0)
+#: The viewer draws the length and probe tools in Cornerstone's yellow; the export does the same.
+MEASUREMENT_COLOR: RGB = (255, 255, 0)
 
 
 class BoxSource(str, Enum):
@@ -297,3 +299,34 @@ def draw_label(canvas: np.ndarray, text: str, color: RGB, rect: Rect, font: Imag
     draw.rectangle((rect[0] - x1, rect[1] - y1, rect[2] - 1 - x1, rect[3] - 1 - y1), fill=color, outline=HALO_COLOR)
     draw.text((origin[0] - x1, origin[1] - y1), text, font=font, fill=text_color_on(color))
     canvas[y1:y2, x1:x2] = np.asarray(patch)
+
+
+def draw_measurements(rgb: np.ndarray, marks: Sequence[tuple[Sequence[tuple[float, float]], str]],
+                      style: OverlayStyle | None = None) -> np.ndarray:
+    """Draw the user's measurements on a copy of the picture: a length as a line between its two
+    points, a probe as a ring around its point, each labelled with what it reads (``marks`` holds
+    ``(points in picture pixels, text)``)."""
+    import cv2
+
+    style = style or OverlayStyle()
+    canvas = checked_picture(rgb)
+    if not marks:
+        return canvas
+    height, width = canvas.shape[:2]
+    thickness = style.line_width(width, height)
+    font = load_font(style.font_path or find_cjk_font(), style.font_size(width, height))
+    ascent, descent = font.getmetrics()
+    pad = label_padding(font)
+    for points, text in marks:
+        ends = [(int(round(x)), int(round(y))) for x, y in points]
+        if len(ends) >= 2:
+            cv2.line(canvas, ends[0], ends[1], HALO_COLOR, thickness + 2, cv2.LINE_AA)
+            cv2.line(canvas, ends[0], ends[1], MEASUREMENT_COLOR, thickness, cv2.LINE_AA)
+        else:
+            cv2.circle(canvas, ends[0], 3 * thickness, MEASUREMENT_COLOR, thickness, cv2.LINE_AA)
+        x, y = max(ends, key=lambda point: point[0])
+        size = (math.ceil(font.getlength(text)) + 2 * pad, ascent + descent + 2 * pad)
+        left = min(max(0, x + 3 * thickness), max(0, width - size[0]))
+        top = min(max(0, y - size[1] // 2), max(0, height - size[1]))
+        draw_label(canvas, text, MEASUREMENT_COLOR, (left, top, left + size[0], top + size[1]), font, pad)
+    return canvas

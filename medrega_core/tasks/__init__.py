@@ -41,7 +41,7 @@ from medrega_core.tasks.prompts import (
     supported_languages,
     task_variants,
 )
-from medrega_core.tasks.table import RegionRow, TextSegment, answer_segments, region_rows
+from medrega_core.tasks.table import RegionRow, TextSegment, answer_segments, answer_text, region_rows
 
 __all__ = [
     "EXPERIMENTAL_TASKS", "GROUNDED_REPORT_STRUCTURES", "IMAGE_PLACEHOLDER", "MODEL_GRID_MAX", "PRESETS",
@@ -50,6 +50,6 @@ __all__ = [
     "PromptInputError", "PromptLayout", "Region", "Task", "TaskRequest", "UnsupportedLanguageError", "box_in_scan",
     "build_follow_up_prompt", "build_prompt", "cot_detection_request", "format_box_list", "iou", "parse_answer",
     "supported_languages", "task_variants", "to_model", "to_pixels", "build_cot_answer_prompt", "build_cot_detection_prompt",
-    "cot_answer_request", "region_reference", "prompt_parts", "RegionRow", "TextSegment", "answer_segments",
+    "cot_answer_request", "region_reference", "prompt_parts", "RegionRow", "TextSegment", "answer_segments", "answer_text",
     "region_rows", "split_names",
 ]

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from medrega_core.tasks.coordinates import BoxInScan, ModelBox, PictureGeometry, PixelBox, box_in_scan, iou, to_pixels
-from medrega_core.tasks.parser import ParsedAnswer
+from medrega_core.tasks.parser import ParsedAnswer, parse_answer
 
 _TAG_MARKUP = re.compile(r"</?(?:ref|box)>")
 
@@ -120,3 +120,8 @@ def answer_segments(parsed: ParsedAnswer) -> list[TextSegment]:
         pos = end
     add(_TAG_MARKUP.sub("", text[pos:]), None)
     return segments
+
+
+def answer_text(answer: str) -> str:
+    """A raw answer as readers see it: region names in plain words, box lists as tags ``[n]``, no markup."""
+    return "".join(segment.text for segment in answer_segments(parse_answer(answer))).strip()

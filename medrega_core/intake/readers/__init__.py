@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +18,7 @@ from typing import Sequence
 from medrega_core.errors import N_
 from medrega_core.intake.errors import (
     ImageTooLargeError,
+    MissingDataFileError,
     MissingDecoderError,
     MultipleSeriesError,
     NoImagesError,
@@ -36,7 +38,7 @@ from medrega_core.intake.readers.dicom import (
     scan_from_dicom_series,
 )
 from medrega_core.intake.readers.raster import scan_from_picture
-from medrega_core.intake.readers.volume import VOLUME_SUFFIXES, scan_from_volume_file
+from medrega_core.intake.readers.volume import VOLUME_SUFFIXES, data_file_names, scan_from_volume_file
 from medrega_core.intake.scan import Scan
 
 __all__ = ["Reader", "READERS", "open_scan", "check_image_data"]
@@ -139,10 +141,8 @@ def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None) -> Sc
         if not parts:
             raise NoImagesError(N_("The zip file {name} contains no DICOM images."), name=path.name)
         return _open_dicom_parts(parts, limits, series_uid)
-    volume_format = _volume_format(path)
-    if volume_format is not None:
-        READERS["volume"].require()
-        return scan_from_volume_file(str(path), path.name, volume_format, limits)
+    if _volume_format(path) is not None:
+        return _open_volume(path, [], limits)
     if head[128:132] == b"DICM":
         READERS["dicom"].require()
         return _open_dicom_parts([DicomPart(path.name, parse_dicom(str(path), path.name))], limits, series_uid)
@@ -157,6 +157,52 @@ def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None) -> Sc
             N_("The file {name} is not a picture, DICOM file or volume that can be opened."), name=path.name
         ) from error
     return _open_dicom_parts([DicomPart(path.name, dataset)], limits, series_uid)
+
+
+def _data_files(header: Path, given: Sequence[Path]) -> dict[str, Path]:
+    """Each data file ``header`` names (as written in it) -> the file holding it: one of ``given``
+    with that name, else the file beside the header. A name that leaves the header's folder is refused."""
+    found = {}
+    for name in data_file_names(str(header), _volume_format(header)):
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise UnsupportedFormatError(
+                N_("The volume header {name} points to a data file outside its folder; this is not opened."),
+                name=header.name)
+        match = next((p for p in given if p.name == relative.name), header.parent / relative)
+        if not match.is_file():
+            raise MissingDataFileError(
+                N_("The volume header {name} keeps its pixels in {data}, which is missing: "
+                   "upload {data} together with {name}."), name=header.name, data=relative.name)
+        found[name] = match
+    return found
+
+
+def _open_volume(header: Path, given: Sequence[Path], limits: IntakeLimits) -> Scan:
+    """A volume file, or a volume header with the data files it names (beside it or among ``given``:
+    a browser upload puts every file into a folder of its own). Such files are linked into one
+    temporary folder under the names the header uses, so the reader finds them and nothing else."""
+    READERS["volume"].require()
+    volume_format = _volume_format(header)
+    data = _data_files(header, given)
+    if all(path == header.parent / name for name, path in data.items()):
+        return scan_from_volume_file(str(header), header.name, volume_format, limits)
+    with tempfile.TemporaryDirectory(prefix="medrega-volume-") as folder:
+        linked = Path(folder) / header.name
+        os.symlink(header.resolve(), linked)
+        for name, path in data.items():
+            (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(path.resolve(), Path(folder) / name)
+        return scan_from_volume_file(str(linked), header.name, volume_format, limits)
+
+
+def _volume_with_data(paths: list[Path]) -> Path | None:
+    """The volume header among ``paths`` when the other paths are exactly the data files it names."""
+    headers = [p for p in paths if _volume_format(p) is not None]
+    if len(headers) != 1:
+        return None
+    names = {Path(name).name for name in data_file_names(str(headers[0]), _volume_format(headers[0]))}
+    return headers[0] if names and {p.name for p in paths if p != headers[0]} <= names else None
 
 
 def _series_uid(part: DicomPart) -> str:
@@ -212,7 +258,7 @@ def open_scan(
     ----------
     paths:
         One path or several; folders are searched recursively. Several paths must all be DICOM
-        files (one series, or a choice among several).
+        files (one series, or a choice among several), or a volume header with the data files it names.
     series_uid:
         Which series to open when the inputs hold several (see ``MultipleSeriesError.choices``).
     limits:
@@ -235,6 +281,9 @@ def open_scan(
     files = _expand(paths, limits)
     if len(files) == 1:
         return _open_single(files[0].path, limits, series_uid)
+    header = _volume_with_data([item.path for item in files])
+    if header is not None:
+        return _open_volume(header, [item.path for item in files if item.path != header], limits)
     READERS["dicom"].require()
     parts = []
     for item in files:

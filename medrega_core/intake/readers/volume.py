@@ -17,10 +17,38 @@ from medrega_core.intake.limits import IntakeLimits
 from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata
 from medrega_core.intake.windowing import Window
 
-__all__ = ["VOLUME_SUFFIXES", "scan_from_volume_file"]
+__all__ = ["VOLUME_SUFFIXES", "scan_from_volume_file", "data_file_names"]
 
 #: File name ending -> scan format name.
 VOLUME_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd", ".mha": "metaimage", ".mhd": "metaimage"}
+#: Header fields naming the file(s) that hold the voxels, per format; the value LOCAL (MetaImage)
+#: means the voxels follow the header in the same file, LIST that the names follow on the next lines.
+_DATA_FILE_KEYS = {"metaimage": ("elementdatafile",), "nrrd": ("data file", "datafile")}
+#: Headers are text and short; the voxels of an attached header follow it.
+_HEADER_BYTES = 65536
+
+
+def data_file_names(path: str, file_format: str) -> tuple[str, ...]:
+    """The data files a volume header names for its voxels, as written in it (relative to the header);
+    empty when the voxels are in the file itself (NIfTI, attached NRRD, MetaImage ``LOCAL``) or the
+    header names them by a numbered pattern (SimpleITK resolves those)."""
+    keys = _DATA_FILE_KEYS.get(file_format)
+    if keys is None:
+        return ()
+    with open(path, "rb") as handle:
+        lines = handle.read(_HEADER_BYTES).decode("latin-1").splitlines()
+    separator = "=" if file_format == "metaimage" else ":"
+    for index, line in enumerate(lines):
+        key, found, value = line.partition(separator)
+        if not found or key.strip().lower() not in keys:
+            continue
+        value = value.strip()
+        if value.upper() == "LOCAL" or "%" in value:
+            return ()
+        if value.split()[:1] == ["LIST"]:
+            return tuple(name.strip() for name in lines[index + 1:] if name.strip())
+        return (value,)
+    return ()
 
 
 def _check_size(shape: tuple[int, ...], name: str, limits: IntakeLimits) -> None:

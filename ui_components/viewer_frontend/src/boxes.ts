@@ -9,9 +9,10 @@ import { annotation as annotationApi, type Types as ToolTypes } from '@cornersto
 
 import type { BoxHooks, LabelledBoxData } from './boxTools';
 import { ModelBoxTool, UserBoxTool } from './boxTools';
-import type { Box, ModelBox, ScanDescriptor, ViewerValue } from './contract';
+import type { Box, Measurement, ModelBox, ScanDescriptor, ViewerValue } from './contract';
 import { frameOfReferenceFor, imageIdFor, parseImageId } from './loader';
 import { pictureOf, worldOf } from './picture';
+import { TOOLS } from './tools';
 
 type Annotation = ToolTypes.Annotation;
 
@@ -93,6 +94,15 @@ export class Boxes implements BoxHooks {
     const boxes = imageId ? this.annotationsOf(UserBoxTool.toolName, imageId).map((a) => this.boxOf(a)) : [];
     const selected = boxes.some((b) => b.id === this.selected) ? this.selected : boxes[boxes.length - 1]?.id ?? null;
     return { boxes, selected };
+  }
+
+  /** The length and probe marks on the picture shown, in picture pixels (Python measures them again). */
+  measurements(): Measurement[] {
+    const imageId = this.currentImageId();
+    if (!imageId) return [];
+    const scan = this.ctx.scan()!;
+    return (['length', 'probe'] as const).flatMap((kind) => this.annotationsOf(TOOLS[kind], imageId).map((a) => ({
+      kind, points: (a.data.handles!.points as Types.Point3[]).map((p) => pictureOf(scan, imageId, p)) })));
   }
 
   /** A box the user finished drawing becomes the selected one. */

@@ -19,6 +19,8 @@ export interface PlaneInfo {
     top?: string;
     bottom?: string;
   };
+  /** What the plane's pictures show, translated ("Sagittal" for a sagittal MR slice, "" for a photo). */
+  label: string;
 }
 
 export interface Preset {
@@ -117,6 +119,8 @@ export interface ViewerState {
   boxes: Box[];
   /** The id of the user's box a question is about: the last one drawn, proposed or clicked. */
   selectedBox: string | null;
+  /** The length and probe marks on the picture shown. */
+  measurements: Measurement[];
   modelBoxes: ModelBox[];
   selectedRegion: number | null;
   picture: {
@@ -157,4 +161,11 @@ export interface ProposeAnswer {
 /** The select_region event's data: the model's region the user clicked. */
 export interface RegionSelection {
   region: number;
+}
+
+/** A length (two points) or probe (one point) mark in picture pixels; Python measures its value again. */
+export interface Measurement {
+  kind: "length" | "probe";
+  /** One [x, y] point for a probe, two for a length. */
+  points: number[][];
 }

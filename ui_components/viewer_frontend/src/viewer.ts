@@ -272,13 +272,17 @@ export class Viewer {
       this.overlay.update(this.overlayFacts());
     });
     element.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, () => this.overlay.message(this.value.texts['error.load'] ?? ''));
-    const isUserBox = (event: Event) =>
-      ((event as CustomEvent).detail?.annotation as Annotation | undefined)?.metadata?.toolName === UserBoxTool.toolName;
+    const toolOf = (event: Event) =>
+      ((event as CustomEvent).detail?.annotation as Annotation | undefined)?.metadata?.toolName ?? '';
+    const measured = [TOOLS.length, TOOLS.probe];
     for (const name of [ToolEnums.Events.ANNOTATION_MODIFIED, ToolEnums.Events.ANNOTATION_REMOVED]) {
-      eventTarget.addEventListener(name, (event: Event) => { if (isUserBox(event)) this.changed(); });
+      eventTarget.addEventListener(name, (event: Event) => {
+        if (toolOf(event) === UserBoxTool.toolName || measured.includes(toolOf(event))) this.changed();
+      });
     }
     eventTarget.addEventListener(ToolEnums.Events.ANNOTATION_COMPLETED, (event: Event) => {
-      if (isUserBox(event)) this.boxes.drawn((event as CustomEvent).detail.annotation);
+      if (toolOf(event) === UserBoxTool.toolName) this.boxes.drawn((event as CustomEvent).detail.annotation);
+      else if (measured.includes(toolOf(event))) this.changed();
     });
     element.addEventListener('mousedown', (event) => {
       if (event.button !== 0 || this.tool === 'pan') this.stack.fitted = false; // pan or zoom
@@ -320,6 +324,7 @@ export class Viewer {
       tool: this.tool,
       boxes,
       selectedBox: selected,
+      measurements: this.boxes.measurements(),
       modelBoxes: this.value.modelBoxes,
       selectedRegion: this.value.selectedRegion,
       picture: { width: size.width, height: size.height },
@@ -351,7 +356,7 @@ export class Viewer {
     return {
       corner: lines,
       window: window ? `${t['overlay.window'] ?? 'W/L'} ${Math.round(window.width)}/${Math.round(window.center)}` : '',
-      title: [scan.modality, t[`plane.${this.stack.plane}`] ?? ''].filter(Boolean).join(' · '),
+      title: [scan.modality, info.label].filter(Boolean).join(' · '),
       zoom: `${t['overlay.zoom'] ?? 'Zoom'} ${state.zoom.toFixed(2)}×`,
       orientation: info.orientation,
       pixelsPerMm: info.spacing ? Math.hypot(step[0] - origin[0], step[1] - origin[1]) / 10 : null,
