@@ -23,19 +23,22 @@ _TEMPORAL_VRS = {"DA", "DT", "TM", "AS"}
 _BULK_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
 
 
-def deidentify(dataset: Dataset) -> Dataset:
-    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed)."""
+def deidentify(dataset: Dataset, seed: str | None = None) -> Dataset:
+    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed).
+
+    The files of one series must share a ``seed``: the same seed gives the same substitutes (UIDs,
+    dates), so the copies still form one series."""
     from dicognito.anonymizer import Anonymizer
 
     cleaned = copy.deepcopy(dataset)
     cleaned.remove_private_tags()
     try:
-        Anonymizer().anonymize(cleaned)
+        Anonymizer(seed=seed).anonymize(cleaned)
     except ValueError:
         # dicognito shifts dates and cannot parse malformed ones; emptying every date, time and
         # age is the profile's stricter option, and the rest is anonymized on the second pass.
         cleaned.walk(_empty_temporal)
-        Anonymizer().anonymize(cleaned)
+        Anonymizer(seed=seed).anonymize(cleaned)
     cleaned.PatientIdentityRemoved = "YES"
     return cleaned
 
