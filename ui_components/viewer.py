@@ -161,13 +161,11 @@ def bundle_head() -> str:
 
 def create_viewer(ctx: AppContext) -> ViewerHandles:
     """Lay out the upload, the series choice and the viewer."""
-    gr.set_static_paths([str(BUNDLE.parent)])
     t = texts(lambda m, **p: m)
     upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=120, **t["upload"])
     series = gr.Dropdown(visible=False, elem_id="series-choice", **t["series"])
     scan_line = gr.Markdown(elem_id="scan-line")
-    viewer = gr.HTML(value=empty_value(), html_template="", css_template=VIEWER_CSS, js_on_load=VIEWER_JS,
-                     head=bundle_head(), elem_id="scan-viewer", server_functions=[ctx_propose(ctx)])
+    viewer = scan_viewer(ctx)
     viewer_state = gr.JSON(visible=False, elem_id="viewer-state")
     with gr.Accordion(open=False, elem_id="metadata-box", **t["metadata_box"]) as metadata_box:
         metadata = gr.JSON(elem_id="metadata", show_label=False)
@@ -175,6 +173,13 @@ def create_viewer(ctx: AppContext) -> ViewerHandles:
     api_view_button, api_boxes_button = gr.Button(visible=False), gr.Button(visible=False)
     return ViewerHandles(upload, series, scan_line, viewer, viewer_state, metadata_box, metadata, api_view, api_boxes,
                          api_view_button, api_boxes_button)
+
+
+def scan_viewer(ctx: AppContext, elem_id: str = "scan-viewer") -> gr.HTML:
+    """The Cornerstone3D viewer component (one per page: its script is ``window.medregaViewer``)."""
+    gr.set_static_paths([str(BUNDLE.parent)])
+    return gr.HTML(value=empty_value(), html_template="", css_template=VIEWER_CSS, js_on_load=VIEWER_JS,
+                   head=bundle_head(), elem_id=elem_id, server_functions=[ctx_propose(ctx)])
 
 
 def empty_value(lang: str = "en") -> dict[str, Any]:
@@ -344,11 +349,17 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str], series_ui
         scan = open_scan(paths, series_uid=series_uid)
     except MultipleSeriesError as error:
         return list(error.choices)
-    close_scan(state, ctx.scans)
-    state.scan, state.scan_paths, state.scan_token = scan, list(paths), ctx.scans.add(scan)
-    state.planes = plane_info(scan)  # fixed per scan: computed once, sent with every viewer value
-    show(state, scan.default_view())
+    adopt_scan(state, ctx, scan, scan.default_view())
+    state.scan_paths = list(paths)
     return None
+
+
+def adopt_scan(state: SessionState, ctx: AppContext, scan: Scan, view: View) -> None:
+    """Make an opened ``scan`` the session's, shown at ``view`` (the previous scan is closed)."""
+    close_scan(state, ctx.scans)
+    state.scan, state.scan_token = scan, ctx.scans.add(scan)
+    state.planes = plane_info(scan)  # fixed per scan: computed once, sent with every viewer value
+    show(state, view)
 
 
 def series_label(series: Any, _: Translate) -> str:

@@ -1,0 +1,49 @@
+"""What both teaching pages share: the store, the teacher's key and the app context."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from medrega_core.errors import N_
+from medrega_core.teaching import CaseError, TeachingStore
+from ui_components.context import AppContext
+
+#: Where the class page lives, relative to the app's root (the join link).
+CLASS_PATH = "class"
+TEACH_PATH = "teach"
+
+
+class TeacherKeyError(CaseError):
+    """A teacher action without the teacher's password or token."""
+
+
+@dataclass(frozen=True)
+class TeachingHost:
+    """The teaching store of this process and the key that opens the teacher's page."""
+
+    ctx: AppContext
+    store: TeachingStore
+    teacher_key: str
+    #: True when the key was made up at start (printed on the console), not given as a password.
+    key_generated: bool
+
+    @classmethod
+    def create(cls, ctx: AppContext, data_dir: Path, database_url: str | None, teacher_password: str | None
+               ) -> "TeachingHost":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = TeachingStore(database_url or TeachingStore.default_url(data_dir), data_dir / "cases")
+        key = teacher_password or secrets.token_urlsafe(12)
+        return cls(ctx, store, key, teacher_password is None)
+
+    def check_teacher(self, key: str | None) -> None:
+        if not hmac.compare_digest(str(key or "").encode(), self.teacher_key.encode()):
+            raise TeacherKeyError(N_("The teacher's password or token is wrong."))
+
+    def work_folder(self) -> Path:
+        """Scratch space for exported files (the app's temporary root, served for downloads)."""
+        folder = self.ctx.work_root / "teaching"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder

@@ -1,0 +1,23 @@
+"""Mount the teaching pages as routes of the app's Blocks (Gradio multipage)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ui_components.teaching.class_page import create_class_page, wire_class_page
+from ui_components.teaching.host import CLASS_PATH, TEACH_PATH, TeachingHost
+from ui_components.teaching.teach_page import create_teach_page, wire_teach_page
+
+
+def mount_teaching_pages(demo: gr.Blocks, host: TeachingHost) -> None:
+    """``/teach`` (the teacher's page) and ``/class`` (the residents'), kept out of the navigation bar."""
+    with demo.route("Teach", f"/{TEACH_PATH}", show_in_navbar=False):
+        wire_teach_page(create_teach_page(host), host)
+    with demo.route("Class", f"/{CLASS_PATH}", show_in_navbar=False):
+        class_page = create_class_page(host)
+        wire_class_page(class_page, host)
+
+        def code_from_link(request: gr.Request) -> str:
+            return str(request.query_params.get("code") or "")[:12]
+
+        demo.load(code_from_link, None, class_page.code, api_name=False)
