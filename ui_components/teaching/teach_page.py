@@ -429,9 +429,9 @@ def wire_teach_api(host: TeachingHost) -> None:
                  (title or DEFAULT_SET_TITLE).strip(), [paths] if isinstance(paths, str) else list(paths or []),
                  view, boxes, question, task, reference, normalize_language(lang or "en"), series or None))
     endpoint("teach_model_answer", [gr.Number(visible=False, precision=0)],
-             lambda case_id: answer_case(host, int(case_id)), concurrency_id=MODEL_CONCURRENCY_ID,
+             lambda case_id: answer_case(host, int(case_id)), text(), concurrency_id=MODEL_CONCURRENCY_ID,
              concurrency_limit=host.ctx.host.concurrency_limit)
-    endpoint("teach_start", [gr.JSON(visible=False)], lambda ids: store.start_session(ids or []))
+    endpoint("teach_start", [gr.JSON(visible=False)], lambda ids: store.start_session(ids or []), text())
     endpoint("teach_next", [text()], lambda code: store.next_case(code).current + 1)
     endpoint("teach_reveal", [text()], lambda code: store.reveal(code).current + 1)
     endpoint("teach_results", [text()], lambda code: result_rows(store, code))
