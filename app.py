@@ -27,7 +27,7 @@ from ui_components.regions import create_regions, wire_regions
 from ui_components.state import SessionState, delete_session
 from ui_components.status import create_status, wire_status
 from ui_components.task_panel import create_task_panel, wire_task_panel
-from ui_components.teaching import TeachingHost, mount_teaching_pages
+from ui_components.teaching import NO_NAVBAR_CSS, TeachingHost, mount_teaching_pages
 from ui_components.viewer import create_viewer, wire_viewer
 from ui_components.viewer_data import ROUTE
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     demo, _page = build_demo(ctx, teaching)
     app, _local, _share = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
-        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS, show_error=True,
+        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS + NO_NAVBAR_CSS, show_error=True,
         footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
     # The viewer's slice values come from memory, not files: one route beside Gradio's own.
     app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])

@@ -41,10 +41,11 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None,
+                port: int | None = None) -> Iterator[str]:
     """``python app.py --checkpoint <checkpoint> --device cpu <args>`` in a subprocess; yields its URL once
-    the model is ready, and stops it afterwards."""
-    port = free_port()
+    the model is ready, and stops it afterwards. ``port``: listen there (a restart on the same address)."""
+    port = port or free_port()
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     environment.pop("SPACE_ID", None)
     with log.open("w") as handle:

@@ -19,10 +19,10 @@ REFERENCE_ANSWER = "Vertebral body of L1, no fracture (reference text)."
 
 
 @contextlib.contextmanager
-def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str) -> Iterator[str]:
+def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None) -> Iterator[str]:
     """``python app.py`` with the teaching pages on ``data_dir``; yields its URL."""
     with running_app(checkpoint, log, "--teacher-password", TEACHER_PASSWORD, "--data-dir", str(data_dir),
-                     "--max-new-tokens", "64", *args) as url:
+                     "--max-new-tokens", "64", *args, port=port) as url:
         yield url
 
 
@@ -32,7 +32,7 @@ def prepare_cases(client) -> list[int]:
     from gradio_client import handle_file
 
     first = client.predict(TEACHER_PASSWORD, [handle_file(CT)], {"plane": "axial", "window": "bone"},
-                           REFERENCE_BOXES, "liver", "text-to-region", REFERENCE_ANSWER, "Class test", "en", "",
+                           REFERENCE_BOXES, "spleen", "text-to-region", REFERENCE_ANSWER, "Class test", "en", "",
                            api_name="/teach_save_case")
     client.predict(TEACHER_PASSWORD, first, api_name="/teach_model_answer")
     second = client.predict(TEACHER_PASSWORD, [handle_file(CT)], {"plane": "axial"}, [], "Which vertebra is this?",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
@@ -10,13 +12,15 @@ import numpy as np
 
 from medrega_core.intake import Rendering
 from medrega_core.render import OverlayRegion, draw_overlay, palette_color
-from medrega_core.tasks import parse_answer
+from medrega_core.tasks import PixelBox, parse_answer
 from medrega_core.teaching.store import CaseRecord, Scored
 
 #: IoU bins of the score spread (MedRegA reports accuracy at 0.25, 0.5 and 0.75).
 IOU_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Palette places: the reference, the model, then one colour per resident.
 REFERENCE_COLOUR, MODEL_COLOUR, FIRST_RESIDENT_COLOUR = 2, 0, 3
+#: The class picture's longer side is enlarged to at least this many pixels.
+MIN_PICTURE_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ def class_picture(rendering: Rendering, case: CaseRecord, answers: Sequence[Scor
     """The case's picture with the reference boxes (solid, named), the model's boxes (solid) and every
     resident's boxes (dashed, numbered in the order of ``answers``; named only with ``show_names``)."""
     width, height = case.picture_size
+    # A small picture is enlarged (whole pixels repeated) so that lines and names stay readable.
+    factor = max(1, math.ceil(MIN_PICTURE_SIDE / max(width, height)))
     regions = [OverlayRegion(box.label or reference_label, [box.box], palette_color(REFERENCE_COLOUR))
                for box in case.reference_boxes]
     if show_model and case.model_answer:
@@ -51,4 +57,6 @@ def class_picture(rendering: Rendering, case: CaseRecord, answers: Sequence[Scor
     for number, answer in enumerate(answers, start=1):
         regions.append(OverlayRegion(answer.name if show_names else "", [b.box for b in answer.boxes],
                                      palette_color(FIRST_RESIDENT_COLOUR + number - 1), "user", number))
-    return draw_overlay(rendering.rgb, regions)
+    scaled = [dataclasses.replace(r, boxes_px=[PixelBox(*(v * factor for v in b.as_tuple())) for b in r.boxes_px])
+              for r in regions]
+    return draw_overlay(np.repeat(np.repeat(rendering.rgb, factor, axis=0), factor, axis=1), scaled)

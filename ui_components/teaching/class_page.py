@@ -30,7 +30,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import TeachingHost
+from ui_components.teaching.host import TeachingHost, unchanged
 
 #: Seconds between two looks at the session: a resident follows the teacher within twice that.
 FOLLOW_SECONDS = 1.0
@@ -251,7 +251,7 @@ def wire_class_page(h: ClassHandles, host: TeachingHost) -> None:
     def on_tick(joined: str, resident: Resident) -> dict[Any, Any]:
         if not resident.code:
             if "\n" not in (joined or ""):
-                return {}
+                return unchanged(outputs)
             resident.code, resident.name = joined.split("\n", 1)  # the app restarted: the page still knows
         try:
             session = store.session(resident.code)
@@ -263,7 +263,7 @@ def wire_class_page(h: ClassHandles, host: TeachingHost) -> None:
                 return page_updates(h, host, resident, session, push=False)
         except MedRegAError:
             pass  # the next tick tries again; the page keeps what it shows
-        return {}
+        return unchanged(outputs)
 
     def on_submit(reported: dict[str, Any] | None, text: str, resident: Resident) -> dict[Any, Any]:
         if resident.case_id is None:

@@ -6,6 +6,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterable
+
+import gradio as gr
 
 from medrega_core.errors import N_
 from medrega_core.teaching import CaseError, TeachingStore
@@ -47,3 +50,8 @@ class TeachingHost:
         folder = self.ctx.work_root / "teaching"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def unchanged(components: Iterable[Any]) -> dict[Any, Any]:
+    """An event's answer that leaves every one of its outputs as it is (an empty dict would be one value)."""
+    return {component: gr.skip() for component in components}

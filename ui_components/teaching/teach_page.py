@@ -31,7 +31,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import CLASS_PATH, TeachingHost
+from ui_components.teaching.host import CLASS_PATH, TeachingHost, unchanged
 
 #: Seconds between two refreshes of the overview.
 OVERVIEW_SECONDS = 2.0
@@ -57,6 +57,8 @@ class TeachHandles:
     language: gr.Radio
     title: gr.Markdown
     key: gr.Textbox
+    prepare: gr.Tab
+    run: gr.Tab
     upload: gr.File
     series: gr.Dropdown
     example: gr.Dropdown
@@ -92,6 +94,8 @@ def texts(_: Translate) -> Texts:
     return {
         "title": {"value": "## " + _("Teaching: prepare cases and run a session")},
         "key": {"label": _("Teacher's password or token")},
+        "prepare": {"label": _("Prepare cases")},
+        "run": {"label": _("Run a session")},
         "upload": {"label": _("Scan: one file, several files of a series, or a zip")},
         "series": {"label": _("Series")},
         "example": {"label": _("Or open an example")},
@@ -126,7 +130,7 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
             language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="teach-language", scale=0,
                                 min_width=220, container=False)
         key = gr.Textbox(type="password", elem_id="teach-key", **t["key"])
-        with gr.Tab("1", elem_id="teach-prepare"):
+        with gr.Tab(elem_id="teach-prepare", **t["prepare"]) as prepare:
             with gr.Row():
                 with gr.Column(scale=6):
                     with gr.Row():
@@ -144,7 +148,7 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
                     ask_model = gr.Checkbox(value=False, elem_id="teach-ask-model", **t["ask_model"])
                     save = gr.Button(variant="primary", elem_id="teach-save", **t["save"])
                     saved = gr.Markdown(elem_id="teach-saved")
-        with gr.Tab("2", elem_id="teach-run"):
+        with gr.Tab(elem_id="teach-run", **t["run"]) as run:
             with gr.Row(equal_height=True):
                 case_set = gr.Dropdown(choices=[], value=None, elem_id="teach-set", **t["case_set"])
                 start = gr.Button(variant="primary", elem_id="teach-start", **t["start"])
@@ -172,7 +176,7 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
                 import_file = gr.File(file_types=[".zip"], type="filepath", elem_id="teach-import", **t["import_file"])
             imported = gr.Markdown(elem_id="teach-imported")
         timer = gr.Timer(OVERVIEW_SECONDS)
-    return TeachHandles(state, language, title, key, upload, series, example, scan_viewer, task, question, reference,
+    return TeachHandles(state, language, title, key, prepare, run, upload, series, example, scan_viewer, task, question, reference,
                         set_title, ask_model, save, saved, case_set, start, session_code, join_line, next_button,
                         reveal, show_names, progress, picture, scores, compare, results, result_files, export,
                         export_file, import_file, imported, timer)
@@ -264,7 +268,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
 
     def on_example(index: int | None, teacher: Teacher) -> dict[Any, Any]:
         if index is None:
-            return {}
+            return unchanged([h.viewer, h.series, h.upload])
         example = list_examples()[int(index)]
         return on_files([str(p) for p in example.paths], teacher)
 
@@ -315,12 +319,12 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
 
     def on_overview(key: str, code: str, show_names: bool, teacher: Teacher) -> Any:
         if not (code or "").strip():
-            return {}
+            return unchanged(overview_outputs)
         try:
             host.check_teacher(key)
             values = overview(host, code, show_names, translator(teacher.lang))
         except MedRegAError:
-            return {}
+            return unchanged(overview_outputs)
         return dict(zip(overview_outputs, values))
 
     def on_results(key: str, code: str, teacher: Teacher) -> list[str]:
@@ -331,7 +335,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
 
     def on_import(key: str, file: str | None, teacher: Teacher) -> dict[Any, Any]:
         if not file:
-            return {}
+            return unchanged([h.imported, h.import_file, h.case_set])
         title, ids = guarded(import_case_set)(key, store, Path(file), lang=teacher.lang)
         _ = translator(teacher.lang)
         return {h.imported: _("Imported {count} cases as the set {title}.", count=len(ids), title=html.escape(title)),
