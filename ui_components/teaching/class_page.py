@@ -20,7 +20,8 @@ from medrega_core.i18n import normalize_language, translator
 from medrega_core.render import palette_hex
 from medrega_core.tasks import TASK_TITLES, Task, parse_answer
 from medrega_core.teaching import (
-    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, case_rendering, follow_up_prompt, stream_answer,
+    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, case_rendering, clean_code, follow_up_prompt,
+    stream_answer,
 )
 from medrega_core.teaching.cases import parse_view
 from medrega_core.teaching.overview import MODEL_COLOUR, REFERENCE_COLOUR
@@ -30,7 +31,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import TeachingHost, unchanged
+from ui_components.teaching.host import keep_language, TeachingHost, unchanged
 
 #: Seconds between two looks at the session: a resident follows the teacher within twice that.
 FOLLOW_SECONDS = 1.0
@@ -62,6 +63,8 @@ class ClassHandles:
     name: gr.Textbox
     join: gr.Button
     joined: gr.Textbox
+    remembered: gr.BrowserState
+    viewer_state: gr.JSON
     case_line: gr.Markdown
     viewer: gr.HTML
     answer: gr.Textbox
@@ -103,6 +106,10 @@ def create_class_page(host: TeachingHost) -> ClassHandles:
             name = gr.Textbox(elem_id="class-name", max_length=40, **t["name"])
             join = gr.Button(variant="primary", elem_id="class-join", scale=0, **t["join"])
         joined = gr.Textbox(visible=False, elem_id="class-joined")
+        # The browser keeps code and name: a page reloaded (after a restart of the app) joins again.
+        remembered = gr.BrowserState({"code": "", "name": ""}, storage_key="medrega-class-join",
+                                     secret=host.browser_secret)
+        viewer_state = gr.JSON(visible=False)  # filled in the browser at the click (the viewer's boxes)
         case_line = gr.Markdown(elem_id="class-case")
         scan_viewer = viewer.scan_viewer(host.ctx, "class-viewer")
         answer = gr.Textbox(lines=2, elem_id="class-answer", **t["answer"])
@@ -114,7 +121,7 @@ def create_class_page(host: TeachingHost) -> ClassHandles:
                 question = gr.Textbox(elem_id="class-question", scale=4, **t["question"])
                 ask = gr.Button(elem_id="class-ask", scale=1, **t["ask"])
         timer = gr.Timer(FOLLOW_SECONDS)
-    return ClassHandles(state, language, title, code, name, join, joined, case_line, scan_viewer, answer, submit,
+    return ClassHandles(state, language, title, code, name, join, joined, remembered, viewer_state, case_line, scan_viewer, answer, submit,
                         result, follow_up, chat, question, ask, timer)
 
 
@@ -183,7 +190,7 @@ def result_text(resident: Resident, case: CaseRecord, _: Translate) -> str:
         parts += ["#### " + _("The teacher has shown the answer."), ""]
     reference = ", ".join(html.escape(b.label or _("reference box")) for b in case.reference_boxes)
     parts += ["#### " + _("Teacher's reference"),
-              *([_("Boxes (green, R): {names}", names=reference)] if case.reference_boxes else []),
+              *([_("Boxes (green, R): {names}", names=reference), ""] if case.reference_boxes else []),
               html.escape(case.reference_answer) if case.reference_answer else _("No reference text."), ""]
     parts += ["#### " + _("Model's answer"),
               answer_html(case.model_answer) + "\n\n" + _("(its boxes: M)") if case.model_answer
@@ -235,7 +242,7 @@ def submitted_boxes(reported: dict[str, Any] | None, resident: Resident, case: C
 
 # ---- events ----
 
-def wire_class_page(h: ClassHandles, host: TeachingHost) -> None:
+def wire_class_page(h: ClassHandles, host: TeachingHost, demo: gr.Blocks) -> None:
     store = host.store
     outputs = [h.case_line, h.viewer, h.result, h.submit, h.follow_up, h.joined, h.answer, h.chat, h.question]
 
@@ -246,7 +253,20 @@ def wire_class_page(h: ClassHandles, host: TeachingHost) -> None:
             show_case(host, resident, session)
         except MedRegAError as error:
             raise user_error(error, resident.lang) from None
-        return page_updates(h, host, resident, session, push=True)
+        return {**page_updates(h, host, resident, session, push=True),
+                h.remembered: {"code": resident.code, "name": resident.name}}
+
+    def on_load(remembered: dict[str, str] | None, resident: Resident, request: gr.Request) -> dict[Any, Any]:
+        """The link's code; and when this browser joined that session before, the resident's case."""
+        linked = clean_code(request.query_params.get("code"))[:12]
+        known = remembered or {}
+        if not known.get("code") or (linked and linked != known["code"]):
+            return {**unchanged(outputs), h.code: linked, h.name: gr.skip(), h.remembered: gr.skip()}
+        try:
+            return {**on_join(known["code"], known.get("name", ""), resident), h.code: known["code"],
+                    h.name: known.get("name", "")}
+        except gr.Error:
+            return {**unchanged(outputs), h.code: linked, h.name: gr.skip(), h.remembered: gr.skip()}
 
     def on_tick(joined: str, resident: Resident) -> dict[Any, Any]:
         if not resident.code:
@@ -313,13 +333,17 @@ def wire_class_page(h: ClassHandles, host: TeachingHost) -> None:
         except MedRegAError:
             pass  # a report about a view the case's scan lacks: the next report will do
 
-    h.join.click(on_join, [h.code, h.name, h.state], outputs, api_name=False)
+    h.join.click(on_join, [h.code, h.name, h.state], [*outputs, h.remembered], api_name=False,
+                 show_progress_on=[h.viewer])
+    demo.load(on_load, [h.remembered, h.state], [*outputs, h.code, h.name, h.remembered], api_name=False)
     h.timer.tick(on_tick, [h.joined, h.state], outputs, api_name=False, show_progress="hidden")
-    h.submit.click(on_submit, [h.joined, h.answer, h.state], outputs, api_name=False, js=viewer.WITH_VIEWER_STATE_JS)
+    h.submit.click(on_submit, [h.viewer_state, h.answer, h.state], outputs, api_name=False, js=viewer.WITH_VIEWER_STATE_JS,
+                   show_progress_on=[h.result])
     h.ask.click(on_ask, [h.question, h.state], [h.chat, h.question], api_name=False,
                 concurrency_id=MODEL_CONCURRENCY_ID, concurrency_limit=host.ctx.host.concurrency_limit)
+    keep_language(demo, h.language, host, "medrega-class-language")
     h.language.change(on_language, [h.language, h.state], [*outputs, *(getattr(h, k) for k in texts(str))],
-                      api_name=False, js=SWITCH_GRADIO_LOCALE_JS)
+                      api_name=False, js=SWITCH_GRADIO_LOCALE_JS, show_progress="hidden")
     h.viewer.viewer_change(on_viewer_change, [h.state], None, api_name=False, show_progress="hidden",
                            trigger_mode="always_last")
     wire_class_api(host)

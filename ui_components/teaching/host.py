@@ -32,6 +32,9 @@ class TeachingHost:
     teacher_key: str
     #: True when the key was made up at start (printed on the console), not given as a password.
     key_generated: bool
+    #: Encrypts what the pages keep in the browser (``gr.BrowserState``); kept in the data folder, so
+    #: that a page reloaded after a restart of the app still reads it.
+    browser_secret: str
 
     @classmethod
     def create(cls, ctx: AppContext, data_dir: Path, database_url: str | None, teacher_password: str | None
@@ -39,7 +42,7 @@ class TeachingHost:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = TeachingStore(database_url or TeachingStore.default_url(data_dir), data_dir / "cases")
         key = teacher_password or secrets.token_urlsafe(12)
-        return cls(ctx, store, key, teacher_password is None)
+        return cls(ctx, store, key, teacher_password is None, lasting_secret(data_dir / "browser-secret"))
 
     def check_teacher(self, key: str | None) -> None:
         if not hmac.compare_digest(str(key or "").encode(), self.teacher_key.encode()):
@@ -52,6 +55,23 @@ class TeachingHost:
         return folder
 
 
+def lasting_secret(path: Path) -> str:
+    """A random secret made once and kept in ``path`` (readable by this user only)."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
 def unchanged(components: Iterable[Any]) -> dict[Any, Any]:
     """An event's answer that leaves every one of its outputs as it is (an empty dict would be one value)."""
     return {component: gr.skip() for component in components}
+
+
+def keep_language(demo: gr.Blocks, language: gr.Radio, host: TeachingHost, storage_key: str) -> None:
+    """The page's language is each person's choice, kept in their browser: a reloaded page (after a
+    restart of the app) comes back in it. Setting the radio runs its own change event (the relabelling)."""
+    kept = gr.BrowserState("en", storage_key=storage_key, secret=host.browser_secret)
+    language.change(lambda lang: lang, language, kept, api_name=False, show_progress="hidden")
+    demo.load(lambda lang: lang if lang in ("en", "zh") and lang != "en" else gr.skip(), kept, language,
+              api_name=False)

@@ -17,12 +17,6 @@ def mount_teaching_pages(demo: gr.Blocks, host: TeachingHost) -> None:
     """``/teach`` (the teacher's page) and ``/class`` (the residents'), kept out of the navigation bar
     (:data:`NO_NAVBAR_CSS` hides the bar itself: Gradio 6.31 shows it despite ``gr.Navbar(visible=False)``)."""
     with demo.route("Teach", f"/{TEACH_PATH}", show_in_navbar=False):
-        wire_teach_page(create_teach_page(host), host)
+        wire_teach_page(create_teach_page(host), host, demo)
     with demo.route("Class", f"/{CLASS_PATH}", show_in_navbar=False):
-        class_page = create_class_page(host)
-        wire_class_page(class_page, host)
-
-        def code_from_link(request: gr.Request) -> str:
-            return str(request.query_params.get("code") or "")[:12]
-
-        demo.load(code_from_link, None, class_page.code, api_name=False)
+        wire_class_page(create_class_page(host), host, demo)

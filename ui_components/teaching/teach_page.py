@@ -31,7 +31,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import CLASS_PATH, TeachingHost, unchanged
+from ui_components.teaching.host import keep_language, CLASS_PATH, TeachingHost, unchanged
 
 #: Seconds between two refreshes of the overview.
 OVERVIEW_SECONDS = 2.0
@@ -57,12 +57,15 @@ class TeachHandles:
     language: gr.Radio
     title: gr.Markdown
     key: gr.Textbox
+    remembered: gr.BrowserState
+    tabs: gr.Tabs
     prepare: gr.Tab
     run: gr.Tab
     upload: gr.File
     series: gr.Dropdown
     example: gr.Dropdown
     viewer: gr.HTML
+    viewer_state: gr.JSON
     task: gr.Radio
     question: gr.Textbox
     reference: gr.Textbox
@@ -130,54 +133,58 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
             language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="teach-language", scale=0,
                                 min_width=220, container=False)
         key = gr.Textbox(type="password", elem_id="teach-key", **t["key"])
-        with gr.Tab(elem_id="teach-prepare", **t["prepare"]) as prepare:
-            with gr.Row():
-                with gr.Column(scale=6):
-                    with gr.Row():
-                        upload = gr.File(file_count="multiple", type="filepath", elem_id="teach-upload", height=100,
-                                         **t["upload"])
-                        example = gr.Dropdown([(e.title.get("en", e.key), i) for i, e in enumerate(examples)],
-                                              value=None, elem_id="teach-example", **t["example"])
-                    series = gr.Dropdown(visible=False, elem_id="teach-series", **t["series"])
-                    scan_viewer = viewer.scan_viewer(host.ctx, "teach-viewer")
-                with gr.Column(scale=4):
-                    task = gr.Radio(value=CASE_TASKS[0].value, elem_id="teach-task", **t["task"])
-                    question = gr.Textbox(lines=2, elem_id="teach-question", **t["question"])
-                    reference = gr.Textbox(lines=3, elem_id="teach-reference", **t["reference"])
-                    set_title = gr.Textbox(value=DEFAULT_SET_TITLE, elem_id="teach-set-title", **t["set_title"])
-                    ask_model = gr.Checkbox(value=False, elem_id="teach-ask-model", **t["ask_model"])
-                    save = gr.Button(variant="primary", elem_id="teach-save", **t["save"])
-                    saved = gr.Markdown(elem_id="teach-saved")
-        with gr.Tab(elem_id="teach-run", **t["run"]) as run:
-            with gr.Row(equal_height=True):
-                case_set = gr.Dropdown(choices=[], value=None, elem_id="teach-set", **t["case_set"])
-                start = gr.Button(variant="primary", elem_id="teach-start", **t["start"])
-                session_code = gr.Textbox(elem_id="teach-session-code", max_length=12, **t["session_code"])
-            join_line = gr.Markdown(elem_id="teach-join")
-            with gr.Row():
-                next_button = gr.Button(elem_id="teach-next", **t["next"])
-                reveal = gr.Button(elem_id="teach-reveal", **t["reveal"])
-                show_names = gr.Checkbox(value=False, elem_id="teach-show-names", **t["show_names"])
-            with gr.Column(elem_id="teach-overview"):
-                progress = gr.Markdown(elem_id="teach-progress")
+        # The browser keeps the key and the running session (encrypted): a reloaded page carries on.
+        remembered = gr.BrowserState({"key": "", "code": ""}, storage_key="medrega-teach", secret=host.browser_secret)
+        with gr.Tabs(elem_id="teach-tabs") as tabs:
+            with gr.Tab(id="prepare", elem_id="teach-prepare", **t["prepare"]) as prepare:
                 with gr.Row():
-                    picture = gr.Image(type="pil", interactive=False, elem_id="teach-picture", height=480,
-                                       format="png", **t["picture"])
-                    with gr.Column():
-                        scores = gr.Markdown(elem_id="teach-scores")
-                        compare = gr.Markdown(elem_id="teach-compare")
-            with gr.Row():
-                results = gr.Button(elem_id="teach-results", **t["results"])
-                result_files = gr.File(file_count="multiple", interactive=False, elem_id="teach-result-files",
-                                       **t["result_files"])
-            with gr.Row():
-                export = gr.Button(elem_id="teach-export", **t["export"])
-                export_file = gr.File(interactive=False, elem_id="teach-export-file", **t["export_file"])
-                import_file = gr.File(file_types=[".zip"], type="filepath", elem_id="teach-import", **t["import_file"])
-            imported = gr.Markdown(elem_id="teach-imported")
+                    with gr.Column(scale=6):
+                        with gr.Row():
+                            upload = gr.File(file_count="multiple", type="filepath", elem_id="teach-upload", height=100,
+                                             **t["upload"])
+                            example = gr.Dropdown([(e.title.get("en", e.key), i) for i, e in enumerate(examples)],
+                                                  value=None, elem_id="teach-example", **t["example"])
+                        series = gr.Dropdown(visible=False, elem_id="teach-series", **t["series"])
+                        scan_viewer = viewer.scan_viewer(host.ctx, "teach-viewer")
+                        viewer_state = gr.JSON(visible=False)  # filled in the browser at the save click
+                    with gr.Column(scale=4):
+                        task = gr.Radio(value=CASE_TASKS[0].value, elem_id="teach-task", **t["task"])
+                        question = gr.Textbox(lines=2, elem_id="teach-question", **t["question"])
+                        reference = gr.Textbox(lines=3, elem_id="teach-reference", **t["reference"])
+                        set_title = gr.Textbox(value=DEFAULT_SET_TITLE, elem_id="teach-set-title", **t["set_title"])
+                        ask_model = gr.Checkbox(value=False, elem_id="teach-ask-model", **t["ask_model"])
+                        save = gr.Button(variant="primary", elem_id="teach-save", **t["save"])
+                        saved = gr.Markdown(elem_id="teach-saved")
+            with gr.Tab(id="run", elem_id="teach-run", **t["run"]) as run:
+                with gr.Row(equal_height=True):
+                    case_set = gr.Dropdown(choices=[], value=None, elem_id="teach-set", **t["case_set"])
+                    start = gr.Button(variant="primary", elem_id="teach-start", **t["start"])
+                    session_code = gr.Textbox(elem_id="teach-session-code", max_length=12, **t["session_code"])
+                join_line = gr.Markdown(elem_id="teach-join")
+                with gr.Row():
+                    next_button = gr.Button(elem_id="teach-next", **t["next"])
+                    reveal = gr.Button(elem_id="teach-reveal", **t["reveal"])
+                    show_names = gr.Checkbox(value=False, elem_id="teach-show-names", **t["show_names"])
+                with gr.Column(elem_id="teach-overview"):
+                    progress = gr.Markdown(elem_id="teach-progress")
+                    with gr.Row():
+                        picture = gr.Image(type="pil", interactive=False, elem_id="teach-picture", height=480,
+                                           format="png", **t["picture"])
+                        with gr.Column():
+                            scores = gr.Markdown(elem_id="teach-scores")
+                            compare = gr.Markdown(elem_id="teach-compare")
+                with gr.Row():
+                    results = gr.Button(elem_id="teach-results", **t["results"])
+                    result_files = gr.File(file_count="multiple", interactive=False, elem_id="teach-result-files",
+                                           **t["result_files"])
+                with gr.Row():
+                    export = gr.Button(elem_id="teach-export", **t["export"])
+                    export_file = gr.File(interactive=False, elem_id="teach-export-file", **t["export_file"])
+                    import_file = gr.File(file_types=[".zip"], type="filepath", elem_id="teach-import", **t["import_file"])
+                imported = gr.Markdown(elem_id="teach-imported")
         timer = gr.Timer(OVERVIEW_SECONDS)
-    return TeachHandles(state, language, title, key, prepare, run, upload, series, example, scan_viewer, task, question, reference,
-                        set_title, ask_model, save, saved, case_set, start, session_code, join_line, next_button,
+    return TeachHandles(state, language, title, key, remembered, tabs, prepare, run, upload, series, example, scan_viewer, viewer_state,
+                        task, question, reference, set_title, ask_model, save, saved, case_set, start, session_code, join_line, next_button,
                         reveal, show_names, progress, picture, scores, compare, results, result_files, export,
                         export_file, import_file, imported, timer)
 
@@ -208,7 +215,7 @@ def overview(host: TeachingHost, code: str, show_names: bool, _: Translate) -> t
         "#### " + _("Scores"),
         _("{hits} of {boxes} boxes hit (IoU >= 0.5)", hits=spread.hits, boxes=spread.boxes)
         + (" · " + _("mean IoU {iou}", iou=f"{spread.mean_iou:.2f}") if spread.mean_iou is not None else ""),
-        "", f"| IoU | {_('boxes')} |", "|---|---|", *rows, "",
+        "", "| IoU | " + _("boxes") + " |", "|---|---|", *rows, "",
         *([_("Submitted: {names}", names=who)] if who else [])])
     model = answer_html(case.model_answer) if case.model_answer else _("The model was not asked about this case.")
     compare = "\n".join(["#### " + _("Teacher's reference"), html.escape(case.reference_answer or "-"), "",
@@ -218,7 +225,7 @@ def overview(host: TeachingHost, code: str, show_names: bool, _: Translate) -> t
 
 # ---- events ----
 
-def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
+def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> None:
     store, ctx = host.store, host.ctx
     overview_outputs = [h.progress, h.picture, h.scores, h.compare]
 
@@ -278,7 +285,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
         except MedRegAError:
             pass
 
-    def on_save(key: str, reported: Any, task: str, question: str, reference: str, title: str, teacher: Teacher
+    def on_save(reported: Any, key: str, task: str, question: str, reference: str, title: str, teacher: Teacher
                 ) -> dict[Any, Any]:
         state = teacher.view
         _ = translator(teacher.lang)
@@ -352,15 +359,28 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
             updates = merge_updates(updates, on_overview(key, code, show_names, teacher))
         return updates
 
+    def remember(key: str, code: str) -> dict[str, str]:
+        return {"key": key or "", "code": (code or "").strip().upper()}
+
+    def on_load(remembered: dict[str, str] | None) -> dict[Any, Any]:
+        known = remembered or {}
+        if not known.get("code"):  # nothing to resume; what the teacher typed meanwhile stays
+            return {h.key: known.get("key") or gr.skip(), h.session_code: gr.skip(), h.join_line: gr.skip(),
+                    h.tabs: gr.skip()}
+        return {h.key: known.get("key", ""), h.session_code: known["code"],
+                h.join_line: join_text(known["code"], translator("en")), h.tabs: gr.Tabs(selected="run")}
+
     h.key.change(set_choices, [h.key, h.state], [h.case_set], api_name=False)
+    demo.load(on_load, [h.remembered], [h.key, h.session_code, h.join_line, h.tabs], api_name=False)
+    for trigger in (h.key.change, h.session_code.change):
+        trigger(remember, [h.key, h.session_code], [h.remembered], api_name=False, show_progress="hidden")
     h.upload.upload(on_files, [h.upload, h.state], [h.viewer, h.series, h.upload], api_name=False)
     h.series.input(on_series, [h.series, h.state], [h.viewer, h.series, h.upload], api_name=False)
     h.example.input(on_example, [h.example, h.state], [h.viewer, h.series, h.upload], api_name=False)
     h.viewer.viewer_change(on_viewer_change, [h.state], None, api_name=False, show_progress="hidden",
                            trigger_mode="always_last")
-    h.save.click(on_save, [h.key, h.key, h.task, h.question, h.reference, h.set_title, h.state], [h.saved, h.case_set],
-                 api_name=False, js="(key, ...rest) => [key, window.medregaViewer ? window.medregaViewer.state() : null,"
-                                    " ...rest]").success(
+    h.save.click(on_save, [h.viewer_state, h.key, h.task, h.question, h.reference, h.set_title, h.state],
+                 [h.saved, h.case_set], api_name=False, js=viewer.WITH_VIEWER_STATE_JS).success(
         on_model_answer, [h.key, h.ask_model, h.state], [h.saved], api_name=False,
         concurrency_id=MODEL_CONCURRENCY_ID, concurrency_limit=ctx.host.concurrency_limit)
     h.start.click(on_start, [h.key, h.case_set, h.state], [h.session_code, h.join_line], api_name=False)
@@ -375,6 +395,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost) -> None:
     h.export.click(on_export, [h.key, h.case_set, h.state], [h.export_file], api_name=False)
     h.import_file.upload(on_import, [h.key, h.import_file, h.state], [h.imported, h.import_file, h.case_set],
                          api_name=False)
+    keep_language(demo, h.language, host, "medrega-teach-language")
     h.language.change(on_language, [h.language, h.key, h.session_code, h.show_names, h.state],
                       list(dict.fromkeys([*(getattr(h, k) for k in texts(str)), h.viewer, h.join_line,
                                           *overview_outputs])),
