@@ -333,11 +333,15 @@ def wire_class_page(h: ClassHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         except MedRegAError:
             pass  # a report about a view the case's scan lacks: the next report will do
 
-    h.join.click(on_join, [h.code, h.name, h.state], [*outputs, h.remembered], api_name=False,
+    # A class's events are short database calls: none waits in Gradio's queue (bounded by --max-queue)
+    # behind another, so a class of 30 that submits at once is never told "queue full".
+    now = {"concurrency_limit": None}
+    h.join.click(on_join, [h.code, h.name, h.state], [*outputs, h.remembered], api_name=False, **now,
                  show_progress_on=[h.viewer])
-    demo.load(on_load, [h.remembered, h.state], [*outputs, h.code, h.name, h.remembered], api_name=False)
-    h.timer.tick(on_tick, [h.joined, h.state], outputs, api_name=False, show_progress="hidden")
-    h.submit.click(on_submit, [h.viewer_state, h.answer, h.state], outputs, api_name=False, js=viewer.WITH_VIEWER_STATE_JS,
+    demo.load(on_load, [h.remembered, h.state], [*outputs, h.code, h.name, h.remembered], api_name=False, **now)
+    h.timer.tick(on_tick, [h.joined, h.state], outputs, api_name=False, show_progress="hidden", **now)
+    h.submit.click(on_submit, [h.viewer_state, h.answer, h.state], outputs, api_name=False, **now,
+                   js=viewer.WITH_VIEWER_STATE_JS,
                    show_progress_on=[h.result])
     h.ask.click(on_ask, [h.question, h.state], [h.chat, h.question], api_name=False,
                 concurrency_id=MODEL_CONCURRENCY_ID, concurrency_limit=host.ctx.host.concurrency_limit)
@@ -384,5 +388,5 @@ def wire_class_api(host: TeachingHost) -> None:
                 "boxes": [b.to_dict() for b in scored.boxes], "reference_boxes": [b.to_dict() for b in case.reference_boxes],
                 "reference_answer": case.reference_answer, "model_answer": case.model_answer}
 
-    join_button.click(api_join, [code, name], out, api_name="class_join")
-    submit_button.click(api_submit, [code, name, boxes, answer], out, api_name="class_submit")
+    join_button.click(api_join, [code, name], out, api_name="class_join", concurrency_limit=None)
+    submit_button.click(api_submit, [code, name, boxes, answer], out, api_name="class_submit", concurrency_limit=None)
