@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     demo, _page = build_demo(ctx, teaching)
     app, _local, _share = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
-        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS + NO_NAVBAR_CSS, show_error=True,
-        footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
+        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS + NO_NAVBAR_CSS,
+        show_error=True, footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
     # The viewer's slice values come from memory, not files: one route beside Gradio's own.
     app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])
     if teaching.key_generated:

@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
+import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import running_app
@@ -23,6 +24,14 @@ def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: 
     """``python app.py`` with the teaching pages on ``data_dir``; yields its URL."""
     with running_app(checkpoint, log, "--teacher-password", TEACHER_PASSWORD, "--data-dir", str(data_dir),
                      "--max-new-tokens", "64", *args, port=port) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def teaching_url(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the app with the teaching pages on the trained checkpoint, with a data folder of its own."""
+    folder = tmp_path_factory.mktemp("teaching")
+    with teaching_app(trained_checkpoint, folder / "data", folder / "app.log") as url:
         yield url
 
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from gradio_client import Client, handle_file
 
 from medrega_core.tasks import PixelBox, iou, parse_answer, to_pixels
-from teaching_fixtures import REFERENCE_ANSWER, REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases, teaching_app
+from teaching_fixtures import teaching_url  # noqa: F401  (fixture)
+from teaching_fixtures import REFERENCE_ANSWER, REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases
 from trained_checkpoint import ANSWERS
 
 pytestmark = pytest.mark.slow
 
 MODEL_ANSWER = ANSWERS["text-to-region"]
-
-
-@pytest.fixture(scope="module")
-def teaching_url(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("teaching")
-    with teaching_app(trained_checkpoint, folder / "data", folder / "app.log") as url:
-        yield url
 
 
 def test_teacher_endpoints_need_the_key(teaching_url: str) -> None:

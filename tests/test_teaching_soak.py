@@ -7,27 +7,19 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 from gradio_client import Client
 
 from medrega_core.tasks import PixelBox, iou
-from teaching_fixtures import REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases, teaching_app
+from teaching_fixtures import teaching_url  # noqa: F401  (fixture)
+from teaching_fixtures import REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases
 
 pytestmark = pytest.mark.slow
 
 RESIDENTS = 30
 #: Seconds one wave (every resident submitting at once) may take, all answers stored.
 WAVE_SECONDS = 120
-
-
-@pytest.fixture(scope="module")
-def teaching_url(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("teaching-soak")
-    with teaching_app(trained_checkpoint, folder / "data", folder / "app.log") as url:
-        yield url
 
 
 def resident_box(number: int) -> dict:

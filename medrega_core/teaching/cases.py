@@ -80,8 +80,8 @@ def parse_view(scan: Scan, request: dict[str, Any] | None) -> View:
                     slice_index=None if slice_index is None else int(slice_index),
                     frame=step if frames else 0, timepoint=0 if frames else step, window=window)
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise CaseError(N_("The view is {{plane, slice, frame, window}}; window is {{center, width}} or a preset name."))\
-            from None
+        raise CaseError(
+            N_("The view is {{plane, slice, frame, window}}; window is {{center, width}} or a preset name.")) from None
     return dataclasses.replace(picture_values(scan, view).view, window=window)
 
 

@@ -138,7 +138,8 @@ def _session_record(row: ClassSession) -> SessionRecord:
 
 
 def _scored(row: Answer, name: str) -> Scored:
-    return Scored(name, row.case_id, tuple(LabelledBox.from_dict(b) for b in row.boxes), tuple(row.ious), float(row.seconds or 0.0), row.text)
+    boxes = tuple(LabelledBox.from_dict(b) for b in row.boxes)
+    return Scored(name, row.case_id, boxes, tuple(row.ious), float(row.seconds or 0.0), row.text)
 
 
 def clean_name(name: str | None) -> str:
@@ -311,7 +312,8 @@ class TeachingStore:
             participant = Participant(session_id=row.id, name=name)
             db.add(participant)
             db.flush()
-        answer = db.scalar(select(Answer).where(Answer.participant_id == participant.id, Answer.case_id == int(case_id)))
+        answer = db.scalar(select(Answer).where(Answer.participant_id == participant.id,
+                                                Answer.case_id == int(case_id)))
         if answer is None:
             answer = Answer(participant_id=participant.id, case_id=int(case_id), boxes=[], text="", ious=[],
                             submitted=False)

@@ -18,7 +18,7 @@ import gradio as gr
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.i18n import normalize_language, translator
 from medrega_core.render import palette_hex
-from medrega_core.tasks import TASK_TITLES, Task, parse_answer
+from medrega_core.tasks import Task, parse_answer
 from medrega_core.teaching import (
     HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, case_rendering, clean_code, follow_up_prompt,
     stream_answer,
@@ -31,7 +31,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import keep_language, TeachingHost, unchanged
+from ui_components.teaching.host import TeachingHost, follow_viewer, keep_language, unchanged
 
 #: Seconds between two looks at the session: a resident follows the teacher within twice that.
 FOLLOW_SECONDS = 1.0
@@ -121,7 +121,8 @@ def create_class_page(host: TeachingHost) -> ClassHandles:
                 question = gr.Textbox(elem_id="class-question", scale=4, **t["question"])
                 ask = gr.Button(elem_id="class-ask", scale=1, **t["ask"])
         timer = gr.Timer(FOLLOW_SECONDS)
-    return ClassHandles(state, language, title, code, name, join, joined, remembered, viewer_state, case_line, scan_viewer, answer, submit,
+    return ClassHandles(state, language, title, code, name, join, joined, remembered, viewer_state, case_line,
+                        scan_viewer, answer, submit,
                         result, follow_up, chat, question, ask, timer)
 
 
@@ -328,10 +329,7 @@ def wire_class_page(h: ClassHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         return updates
 
     def on_viewer_change(resident: Resident, evt: gr.EventData) -> None:
-        try:
-            viewer.adopt_viewer_state(resident.view, evt._data)
-        except MedRegAError:
-            pass  # a report about a view the case's scan lacks: the next report will do
+        follow_viewer(resident.view, evt)
 
     # A class's events are short database calls: none waits in Gradio's queue (bounded by --max-queue)
     # behind another, so a class of 30 that submits at once is never told "queue full".
@@ -385,7 +383,8 @@ def wire_class_api(host: TeachingHost) -> None:
         except MedRegAError as error:
             raise user_error(error, "en") from None
         return {"case_id": case.id, "iou": list(scored.ious), "hit": list(scored.hits), "seconds": scored.seconds,
-                "boxes": [b.to_dict() for b in scored.boxes], "reference_boxes": [b.to_dict() for b in case.reference_boxes],
+                "boxes": [b.to_dict() for b in scored.boxes],
+                "reference_boxes": [b.to_dict() for b in case.reference_boxes],
                 "reference_answer": case.reference_answer, "model_answer": case.model_answer}
 
     join_button.click(api_join, [code, name], out, api_name="class_join", concurrency_limit=None)

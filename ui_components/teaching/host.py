@@ -11,8 +11,11 @@ from typing import Any, Iterable
 import gradio as gr
 
 from medrega_core.errors import N_
+from medrega_core.errors import MedRegAError
 from medrega_core.teaching import CaseError, TeachingStore
+from ui_components import viewer
 from ui_components.context import AppContext
+from ui_components.state import SessionState
 
 #: Where the class page lives, relative to the app's root (the join link).
 CLASS_PATH = "class"
@@ -75,3 +78,11 @@ def keep_language(demo: gr.Blocks, language: gr.Radio, host: TeachingHost, stora
     language.change(lambda lang: lang, language, kept, api_name=False, show_progress="hidden")
     demo.load(lambda lang: lang if lang in ("en", "zh") and lang != "en" else gr.skip(), kept, language,
               api_name=False)
+
+
+def follow_viewer(view: SessionState, evt: gr.EventData) -> None:
+    """The viewer's ``viewer_change`` event: take the view and boxes it reports as the page's."""
+    try:
+        viewer.adopt_viewer_state(view, evt._data)
+    except MedRegAError:
+        pass  # a report of a view this scan lacks (it changed meanwhile): the next one will do

@@ -20,7 +20,7 @@ from PIL import Image
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.examples import list_examples
 from medrega_core.i18n import normalize_language, translator
-from medrega_core.tasks import TASK_TITLES, parse_answer
+from medrega_core.tasks import TASK_TITLES
 from medrega_core.teaching import (
     CASE_TASKS, case_rendering, export_case_set, import_case_set, result_rows, results_csv, stream_answer,
 )
@@ -31,7 +31,7 @@ from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
 from ui_components.state import SessionState
-from ui_components.teaching.host import keep_language, CLASS_PATH, TeachingHost, unchanged
+from ui_components.teaching.host import CLASS_PATH, TeachingHost, follow_viewer, keep_language, unchanged
 
 #: Seconds between two refreshes of the overview.
 OVERVIEW_SECONDS = 2.0
@@ -180,11 +180,13 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
                 with gr.Row():
                     export = gr.Button(elem_id="teach-export", **t["export"])
                     export_file = gr.File(interactive=False, elem_id="teach-export-file", **t["export_file"])
-                    import_file = gr.File(file_types=[".zip"], type="filepath", elem_id="teach-import", **t["import_file"])
+                    import_file = gr.File(file_types=[".zip"], type="filepath", elem_id="teach-import",
+                                          **t["import_file"])
                 imported = gr.Markdown(elem_id="teach-imported")
         timer = gr.Timer(OVERVIEW_SECONDS)
-    return TeachHandles(state, language, title, key, remembered, tabs, prepare, run, upload, series, example, scan_viewer, viewer_state,
-                        task, question, reference, set_title, ask_model, save, saved, case_set, start, session_code, join_line, next_button,
+    return TeachHandles(state, language, title, key, remembered, tabs, prepare, run, upload, series, example,
+                        scan_viewer, viewer_state, task, question, reference, set_title, ask_model, save, saved,
+                        case_set, start, session_code, join_line, next_button,
                         reveal, show_names, progress, picture, scores, compare, results, result_files, export,
                         export_file, import_file, imported, timer)
 
@@ -280,10 +282,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         return on_files([str(p) for p in example.paths], teacher)
 
     def on_viewer_change(teacher: Teacher, evt: gr.EventData) -> None:
-        try:
-            viewer.adopt_viewer_state(teacher.view, evt._data)
-        except MedRegAError:
-            pass
+        follow_viewer(teacher.view, evt)
 
     def on_save(reported: Any, key: str, task: str, question: str, reference: str, title: str, teacher: Teacher
                 ) -> dict[Any, Any]:
