@@ -8,11 +8,14 @@ lost; one resident's page is in Chinese."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from gradio_client import Client
 from PIL import Image
@@ -21,7 +24,9 @@ from app_fixtures import free_port
 from medrega_core.render import palette_color
 from medrega_core.tasks import PixelBox, iou
 from medrega_core.teaching.overview import FIRST_RESIDENT_COLOUR
-from teaching_fixtures import REFERENCE_ANSWER, REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases, teaching_app
+from teaching_fixtures import teaching_url  # noqa: F401  (fixture)
+from teaching_fixtures import CT, REFERENCE_ANSWER, REFERENCE_BOXES, TEACHER_PASSWORD, prepare_cases, teaching_app
+from trained_checkpoint import ANSWERS
 from viewer_fixtures import browser, drag, page_point, viewer_state, wait_rendered  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -203,3 +208,43 @@ def test_a_class_of_three_runs_a_two_case_session(browser, trained_checkpoint: P
         teacher.click("#teach-next")  # the last case: the teacher is told so, the session stays
         teacher.locator(".toast-body", has_text="last case").first.wait_for()
     assert case_ids[1] in {r["case_id"] for r in rows}
+
+
+def test_the_teacher_prepares_a_case_in_the_page(browser, teaching_url: str) -> None:
+    """Upload, a slice and window, a named box, a question, save with the model's answer: the stored
+    case holds exactly that (read back through the case-set zip), its files de-identified."""
+    teacher = new_page(browser, teaching_url + "teach", (1500, 1300))
+    teacher.fill("#teach-key input", TEACHER_PASSWORD)
+    teacher.set_input_files("#teach-upload input[type=file]", [CT])
+    teacher.wait_for_function("window.medregaViewer && window.medregaViewer.state().rendered")
+    teacher.locator("#teach-viewer .medrega-viewer").focus()
+    teacher.keyboard.press("4")  # the bone preset
+    drawn = draw_box(teacher, (40, 30, 100, 90))
+    state = viewer_state(teacher)
+    centre = page_point(state, (drawn.x1 + drawn.x2) / 2, (drawn.y1 + drawn.y2) / 2)
+    teacher.mouse.dblclick(*centre)
+    teacher.locator(".medrega-rename").fill("vertebral body")
+    teacher.keyboard.press("Enter")
+    teacher.wait_for_function("window.medregaViewer.state().boxes[0].label === 'vertebral body'")
+    window = viewer_state(teacher)["window"]
+    teacher.locator("#teach-task").get_by_text("Find objects").click()
+    teacher.fill("#teach-question textarea", "liver")
+    teacher.fill("#teach-reference textarea", "Prepared in the page")
+    teacher.fill("#teach-set-title textarea", "Page set")
+    teacher.locator("#teach-ask-model").get_by_role("checkbox").check()
+    teacher.click("#teach-save")
+    teacher.wait_for_function("document.querySelector('#teach-saved')?.innerText.includes('model answered')")
+    case_id = int(re.search(r"(\d+)", teacher.locator("#teach-saved").inner_text()).group(1))
+
+    client = Client(teaching_url, verbose=False)
+    exported = client.predict(TEACHER_PASSWORD, "Page set", [case_id], api_name="/teach_export_set")
+    with zipfile.ZipFile(exported) as archive:
+        (case,) = json.loads(archive.read("case-set.json"))["cases"]
+        stored = pydicom.dcmread(io.BytesIO(archive.read(f"case-1/{case['files'][0]}")))
+    (box,) = case["reference_boxes"]
+    assert box["label"] == "vertebral body"
+    assert [box[k] for k in ("xmin", "ymin", "xmax", "ymax")] == pytest.approx(drawn.as_tuple(), abs=0.01)
+    assert case["view"]["window"] == pytest.approx({"center": window["center"], "width": window["width"]})
+    assert case["task"] == "text-to-region" and case["reference_answer"] == "Prepared in the page"
+    assert case["model_answer"] == ANSWERS["text-to-region"]
+    assert str(stored.PatientName) != str(pydicom.dcmread(CT).PatientName) and stored.PatientIdentityRemoved == "YES"
