@@ -15,8 +15,11 @@ import gradio as gr
 
 from ui_components.context import AppContext, ServerOptions
 from ui_components.page import PANEL_CSS, SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
+from ui_components.teaching import NO_NAVBAR_CSS, TeachingHost, mount_teaching_pages
 from ui_components.viewer_data import ROUTE
 
+#: The app's lasting data (teaching database and cases) when neither --data-dir nor MEDREGA_DATA_DIR says.
+DEFAULT_DATA_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "medrega-workbench"
 #: Gradio deletes cached uploads older than this many seconds, checking as often.
 UPLOAD_TTL_SECONDS = 3600
 CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {margin: 0}"
@@ -28,12 +31,15 @@ CSS = ("#notice {border-left: 4px solid #d55e00; padding-left: 8px} #title h2 {m
        " visibility: visible}" + PANEL_CSS)
 
 
-def build_demo(ctx: AppContext) -> tuple[gr.Blocks, Page]:
-    """Lay out the panels, wire their events, and return the (not yet launched) Blocks and its page."""
+def build_demo(ctx: AppContext, teaching: TeachingHost | None = None) -> tuple[gr.Blocks, Page]:
+    """Lay out the panels, wire their events, and return the (not yet launched) Blocks and its page;
+    with ``teaching``, the teacher's and the class pages too (``docs/TEACHING.md``)."""
     with gr.Blocks(title="MedRegA Workbench", delete_cache=(UPLOAD_TTL_SECONDS, UPLOAD_TTL_SECONDS)) as demo:
         page = create_page(ctx)
         # Gradio's own strings start in the page's language, not the browser's.
         demo.load(None, [page.language], None, js=SWITCH_GRADIO_LOCALE_JS)
+    if teaching is not None:
+        mount_teaching_pages(demo, teaching)
     demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
     return demo, page
 
@@ -65,6 +71,12 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
                         help="PACS password (better: the MEDREGA_DICOMWEB_PASSWORD environment variable)")
     parser.add_argument("--dicomweb-token", default=os.environ.get("MEDREGA_DICOMWEB_TOKEN"),
                         help="bearer token for the PACS, instead of user and password")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MEDREGA_DATA_DIR", DEFAULT_DATA_DIR)),
+                        help="folder of the app's lasting data: the teaching database and cases")
+    parser.add_argument("--teaching-db", default=os.environ.get("MEDREGA_TEACHING_DB"), metavar="URL",
+                        help="SQLAlchemy URL of the teaching database (default: a SQLite file in --data-dir)")
+    parser.add_argument("--teacher-password", default=os.environ.get("MEDREGA_TEACHER_PASSWORD"),
+                        help="opens the teacher's page (default: a token printed at start)")
     args = parser.parse_args(argv)
     auth = None
     if args.auth:
@@ -77,7 +89,8 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
                          max_queue=args.max_queue, max_new_tokens=args.max_new_tokens, dicomweb_url=args.dicomweb,
                          dicomweb_user=args.dicomweb_user, dicomweb_password=args.dicomweb_password,
                          dicomweb_token=args.dicomweb_token, server=args.server, api_key=args.api_key,
-                         server_concurrency=args.server_concurrency, server_timeout=args.server_timeout)
+                         server_concurrency=args.server_concurrency, server_timeout=args.server_timeout,
+                         data_dir=args.data_dir, teaching_db=args.teaching_db, teacher_password=args.teacher_password)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,13 +98,16 @@ def main(argv: list[str] | None = None) -> None:
     work_root = Path(tempfile.gettempdir()) / "medrega-workbench"
     ctx = AppContext.create(options, work_root)
     ctx.host.start()
-    demo, _page = build_demo(ctx)
+    teaching = TeachingHost.create(ctx, options.data_dir, options.teaching_db, options.teacher_password)
+    demo, _page = build_demo(ctx, teaching)
     app, _local, _share = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
-        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS, show_error=True,
-        footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
+        max_file_size=f"{options.max_upload_mb}mb", allowed_paths=[str(work_root)], css=CSS + NO_NAVBAR_CSS,
+        show_error=True, footer_links=["api", "settings"], prevent_thread_lock=True, i18n=gradio_strings())
     # The viewer's slice values come from memory, not files: one route beside Gradio's own.
     app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])
+    if teaching.key_generated:
+        print(f"Teacher's page: /teach (token {teaching.teacher_key})", flush=True)
     demo.block_thread()
 
 

@@ -219,9 +219,14 @@ class Session:
         except MedRegAError:
             self.close()
             raise
+        self.show_scan(scan, paths)
+
+    def show_scan(self, scan: Scan, paths: Sequence[str | os.PathLike] = (), view: View | None = None) -> None:
+        """Make an already opened ``scan`` (read from ``paths``) the case: a new case, shown at ``view``
+        (default: the scan's own), with no boxes and no conversation."""
         self.close()
         self.scan, self.scan_paths = scan, [str(path) for path in paths]
-        self.set_view(scan.default_view())
+        self.set_view(view or scan.default_view())
 
     def open_pacs_series(self, client: PacsClient, study_uid: str, series_uid: str,
                          folder: str | os.PathLike) -> SeriesRetrieval:

@@ -42,10 +42,11 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path, ready: str 
 
 @contextlib.contextmanager
 def running_app(checkpoint: Path, log: Path, *args: str, env: dict[str, str] | None = None,
-                ready: str = "Model ready") -> Iterator[str]:
+                ready: str = "Model ready", port: int | None = None) -> Iterator[str]:
     """``python app.py --checkpoint <checkpoint> --device cpu <args>`` in a subprocess; yields its URL once
-    the status line says ``ready`` (the model is ready), and stops it afterwards."""
-    port = free_port()
+    the status line says ``ready`` (the model is ready), and stops it afterwards. ``port``: listen there
+    (a restart on the same address)."""
+    port = port or free_port()
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     environment.pop("SPACE_ID", None)
     with log.open("w") as handle:

@@ -55,6 +55,10 @@ class ServerOptions:
     api_key: str | None = None
     server_concurrency: int = 16
     server_timeout: float = 60.0
+    #: The app's lasting data (teaching database, cases), the teaching database URL and the teacher's password.
+    data_dir: Path | None = None
+    teaching_db: str | None = None
+    teacher_password: str | None = field(default=None, repr=False)
 
     def pacs_settings(self) -> PacsSettings | None:
         """The PACS the server was started with (``--dicomweb``), or None."""

@@ -127,13 +127,11 @@ def bundle_head() -> str:
 
 def create_viewer(ctx: AppContext) -> ViewerHandles:
     """Lay out the upload, the series choice and the viewer."""
-    gr.set_static_paths([str(BUNDLE.parent)])
     t = texts(lambda m, **p: m)
     upload = gr.File(file_count="multiple", type="filepath", elem_id="scan-upload", height=120, **t["upload"])
     series = gr.Dropdown(visible=False, elem_id="series-choice", **t["series"])
     scan_line = gr.Markdown(elem_id="scan-line")
-    viewer = gr.HTML(value=empty_value(), html_template="", js_on_load=VIEWER_JS,
-                     head=bundle_head(), elem_id="scan-viewer", server_functions=[ctx_propose(ctx)])
+    viewer = scan_viewer(ctx)
     viewer_state = gr.JSON(visible=False, elem_id="viewer-state")
     with gr.Accordion(open=False, elem_id="metadata-box", **t["metadata_box"]) as metadata_box:
         metadata = gr.JSON(elem_id="metadata", show_label=False)
@@ -141,6 +139,13 @@ def create_viewer(ctx: AppContext) -> ViewerHandles:
     api_view_button, api_boxes_button = gr.Button(visible=False), gr.Button(visible=False)
     return ViewerHandles(upload, series, scan_line, viewer, viewer_state, metadata_box, metadata, api_view, api_boxes,
                          api_view_button, api_boxes_button)
+
+
+def scan_viewer(ctx: AppContext, elem_id: str = "scan-viewer") -> gr.HTML:
+    """The Cornerstone3D viewer component (one per page: its script is ``window.medregaViewer``)."""
+    gr.set_static_paths([str(BUNDLE.parent)])
+    return gr.HTML(value=empty_value(), html_template="", js_on_load=VIEWER_JS, head=bundle_head(), elem_id=elem_id,
+                   server_functions=[ctx_propose(ctx)])
 
 
 def empty_value(lang: str = "en") -> dict[str, Any]:
@@ -356,10 +361,22 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str],
         state.open(paths, series_uid=series_uid)
     except MultipleSeriesError as error:
         return list(error.choices)
-    ctx.scans.remove(previous)
+    give_viewer_the_scan(state, ctx, previous)
+    return None
+
+
+def adopt_scan(state: SessionState, ctx: AppContext, scan: Scan, view: View) -> None:
+    """Make an opened ``scan`` the session's, shown at ``view`` (the previous scan is closed)."""
+    previous = state.scan_token
+    state.show_scan(scan, view=view)
+    give_viewer_the_scan(state, ctx, previous)
+
+
+def give_viewer_the_scan(state: SessionState, ctx: AppContext, previous_token: str | None) -> None:
+    """A key to the pictures of the session's new scan for the viewer; the previous scan's go."""
+    ctx.scans.remove(previous_token)
     state.scan_token = ctx.scans.add(state.scan)
     state.planes = plane_info(state.scan)  # fixed per scan: computed once, sent with every viewer value
-    return None
 
 
 def series_label(series: Any, _: Translate) -> str:

@@ -22,8 +22,10 @@ _BULK_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
 
 
 def deidentify(dataset: Dataset, seed: str) -> Dataset:
-    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed). The same
-    ``seed`` (one per case, ``Scan.deid_seed``) gives the same substitutes and UIDs in every file."""
+    """A de-identified copy of ``dataset`` (PS3.15 basic profile, private tags removed).
+
+    The same ``seed`` gives the same substitutes (patient, dates, UIDs): one per case (``Scan.deid_seed``),
+    so the JSON and the SR of a case agree and the files of one series still form one series."""
     from dicognito.anonymizer import Anonymizer
 
     cleaned = copy.deepcopy(dataset)
