@@ -163,7 +163,7 @@ def create_page(ctx: AppContext) -> Page:
     export.wire_export(export_h, ctx, links)
     examples.wire_examples(examples_h, ctx, links)
     if pacs_h is not None:
-        pacs.wire_pacs(pacs_h, ctx, links)
+        refresh_prompt(pacs.wire_pacs(pacs_h, ctx, pacs.workbench_target(links)))
     switched = language.change(lambda lang, session: switch_language(page, ctx, lang, session), [language, state],
                                all_text_outputs(page), api_name="set_language", js=SWITCH_GRADIO_LOCALE_JS)
     refresh_prompt(switched)

@@ -25,12 +25,13 @@ from medrega_core.teaching import (
     CASE_TASKS, case_rendering, export_case_set, import_case_set, result_rows, results_csv, stream_answer,
 )
 from medrega_core.teaching.overview import IOU_BINS, class_picture, score_spread
-from ui_components import viewer
+from ui_components import pacs, viewer
 from ui_components.chat import answer_html
 from ui_components.context import MODEL_CONCURRENCY_ID
 from ui_components.labels import Texts, Translate, merge_updates, plain_error, relabel, user_error
+from ui_components.pacs import PacsHandles, PacsTarget
 from ui_components.page import LANGUAGE_CHOICES, SWITCH_GRADIO_LOCALE_JS
-from ui_components.state import SessionState
+from ui_components.state import SessionState, delete_session
 from ui_components.teaching.host import CLASS_PATH, TeachingHost, follow_viewer, keep_language, unchanged
 
 #: Seconds between two refreshes of the overview.
@@ -91,6 +92,8 @@ class TeachHandles:
     import_file: gr.File
     imported: gr.Markdown
     timer: gr.Timer
+    #: The workbench's PACS panel, or None when the app runs without ``--dicomweb``.
+    pacs: PacsHandles | None = None
 
 
 def texts(_: Translate) -> Texts:
@@ -125,9 +128,8 @@ def texts(_: Translate) -> Texts:
 
 def create_teach_page(host: TeachingHost) -> TeachHandles:
     t = texts(lambda m, **p: m)
-    examples = list_examples()
     with gr.Column(elem_id="teach-page"):
-        state = gr.State(Teacher(), delete_callback=lambda t: host.ctx.scans.remove(t.view.scan_token))
+        state = gr.State(Teacher(), delete_callback=lambda t: delete_session(t.view, host.ctx.scans))
         with gr.Row(equal_height=True):
             title = gr.Markdown(elem_id="teach-title", **t["title"])
             language = gr.Radio(LANGUAGE_CHOICES, value="en", show_label=False, elem_id="teach-language", scale=0,
@@ -142,8 +144,10 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
                         with gr.Row():
                             upload = gr.File(file_count="multiple", type="filepath", elem_id="teach-upload", height=100,
                                              **t["upload"])
-                            example = gr.Dropdown([(e.title.get("en", e.key), i) for i, e in enumerate(examples)],
-                                                  value=None, elem_id="teach-example", **t["example"])
+                            example = gr.Dropdown(example_choices("en"), value=None, elem_id="teach-example",
+                                                  **t["example"])
+                        pacs_h = (pacs.create_pacs(host.ctx, "teach-pacs", opened=False)
+                                  if host.ctx.options.dicomweb_url else None)
                         series = gr.Dropdown(visible=False, elem_id="teach-series", **t["series"])
                         scan_viewer = viewer.scan_viewer(host.ctx, "teach-viewer")
                         viewer_state = gr.JSON(visible=False)  # filled in the browser at the save click
@@ -188,10 +192,15 @@ def create_teach_page(host: TeachingHost) -> TeachHandles:
                         scan_viewer, viewer_state, task, question, reference, set_title, ask_model, save, saved,
                         case_set, start, session_code, join_line, next_button,
                         reveal, show_names, progress, picture, scores, compare, results, result_files, export,
-                        export_file, import_file, imported, timer)
+                        export_file, import_file, imported, timer, pacs_h)
 
 
 # ---- what the teacher sees ----
+
+def example_choices(lang: str) -> list[tuple[str, int]]:
+    """The app's examples by title in ``lang``; the value is the example's place in the catalog."""
+    return [(example.title.get(lang) or example.title["en"], index) for index, example in enumerate(list_examples())]
+
 
 def join_text(code: str, _: Translate) -> str:
     link = f"/{CLASS_PATH}?code={code}"
@@ -350,7 +359,9 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
     def on_language(lang: str, key: str, code: str, show_names: bool, teacher: Teacher) -> dict[Any, Any]:
         teacher.view.lang = normalize_language(lang)
         _ = translator(teacher.lang)
-        updates = relabel(h, texts(_))
+        updates = merge_updates(relabel(h, texts(_)), {h.example: gr.update(choices=example_choices(teacher.lang))})
+        if h.pacs is not None:
+            updates.update(relabel(h.pacs, pacs.texts(_)))
         if teacher.view.scan is not None:
             updates[h.viewer] = gr.update(value=viewer.viewer_value(teacher.view))
         if (code or "").strip():
@@ -376,6 +387,9 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
     h.upload.upload(on_files, [h.upload, h.state], [h.viewer, h.series, h.upload], api_name=False)
     h.series.input(on_series, [h.series, h.state], [h.viewer, h.series, h.upload], api_name=False)
     h.example.input(on_example, [h.example, h.state], [h.viewer, h.series, h.upload], api_name=False)
+    if h.pacs is not None:  # a series opens as an upload does; the workbench's page names the endpoints
+        pacs.wire_pacs(h.pacs, ctx, PacsTarget(h.state, lambda teacher: teacher.view, on_files,
+                                                {h.viewer, h.series, h.upload}, h.viewer, api=False))
     h.viewer.viewer_change(on_viewer_change, [h.state], None, api_name=False, show_progress="hidden",
                            trigger_mode="always_last")
     h.save.click(on_save, [h.viewer_state, h.key, h.task, h.question, h.reference, h.set_title, h.state],
@@ -396,10 +410,15 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
                          api_name=False)
     keep_language(demo, h.language, host, "medrega-teach-language")
     h.language.change(on_language, [h.language, h.key, h.session_code, h.show_names, h.state],
-                      list(dict.fromkeys([*(getattr(h, k) for k in texts(str)), h.viewer, h.join_line,
-                                          *overview_outputs])),
+                      list(dict.fromkeys([*(getattr(h, k) for k in texts(str)), *pacs_texts_outputs(h.pacs),
+                                          h.viewer, h.join_line, *overview_outputs])),
                       api_name=False, js=SWITCH_GRADIO_LOCALE_JS)
     wire_teach_api(host)
+
+
+def pacs_texts_outputs(h: PacsHandles | None) -> list[Any]:
+    """The PACS panel's widgets with language-dependent text (none without the panel)."""
+    return [getattr(h, name) for name in pacs.texts(str)] if h is not None else []
 
 
 def answer_case(host: TeachingHost, case_id: int) -> str:
