@@ -21,6 +21,7 @@ from gradio_client import Client
 from PIL import Image
 
 from app_fixtures import free_port
+from medrega_core.examples import list_examples
 from medrega_core.render import palette_color
 from medrega_core.tasks import PixelBox, iou
 from medrega_core.teaching.overview import FIRST_RESIDENT_COLOUR
@@ -96,7 +97,7 @@ def draw_box(page, box: tuple[float, float, float, float]) -> PixelBox:
     drag(page, page_point(state, box[0], box[1]), page_point(state, box[2], box[3]))
     page.wait_for_function("window.medregaViewer.state().boxes.length === 1")
     drawn = viewer_state(page)["boxes"][0]
-    return PixelBox(drawn["x1"], drawn["y1"], drawn["x2"], drawn["y2"])
+    return PixelBox(drawn["xmin"], drawn["ymin"], drawn["xmax"], drawn["ymax"])
 
 
 def palette_pixels(picture: np.ndarray, colour: tuple[int, int, int]) -> int:
@@ -257,3 +258,39 @@ def test_the_teacher_prepares_a_case_in_the_page(browser, teaching_url: str) -> 
     assert case["task"] == "text-to-region" and case["reference_answer"] == "Prepared in the page"
     assert case["model_answer"] == ANSWERS["text-to-region"]
     assert str(stored.PatientName) != str(pydicom.dcmread(CT).PatientName) and stored.PatientIdentityRemoved == "YES"
+
+
+def test_the_teacher_saves_a_case_from_an_example(browser, teaching_url: str) -> None:
+    """The teacher's page in Chinese offers the app's examples by their Chinese titles; the shoulder MR
+    opens in the viewer and is saved as a case with a named box; the stored file is the example's
+    picture, de-identified."""
+    (example,) = [e for e in list_examples() if e.key == "mr-shoulder"]
+    teacher = new_page(browser, teaching_url + "teach", (1500, 1300))
+    teacher.fill("#teach-key input", TEACHER_PASSWORD)
+    teacher.locator("#teach-language").get_by_text("中文").click()
+    teacher.wait_for_function("document.querySelector('#teach-save')?.innerText.trim() !== 'Save case (view and named boxes as shown)'")
+    teacher.locator("#teach-example input").click()
+    teacher.get_by_role("option", name=example.title["zh"]).click()
+    teacher.wait_for_function("window.medregaViewer && window.medregaViewer.state().rendered")
+    assert viewer_state(teacher)["picture"]["width"] == 1024
+    drawn = draw_box(teacher, (300, 200, 700, 600))
+    teacher.fill("#teach-question textarea", "Which joint is this?")
+    teacher.fill("#teach-set-title textarea", "Example set")
+    teacher.click("#teach-save")
+    teacher.wait_for_function("document.querySelector('#teach-saved')?.innerText.includes('Example set')")
+    saved = teacher.locator("#teach-saved").inner_text()
+    case_id = int(re.search(r"病例 (\d+) 已保存到病例集 Example set", saved).group(1))  # the page's language
+
+    client = Client(teaching_url, verbose=False)
+    exported = client.predict(TEACHER_PASSWORD, "Example set", [case_id], api_name="/teach_export_set")
+    with zipfile.ZipFile(exported) as archive:
+        (case,) = json.loads(archive.read("case-set.json"))["cases"]
+        (name,) = case["files"]
+        stored = pydicom.dcmread(io.BytesIO(archive.read(f"case-1/{name}")))
+    original = pydicom.dcmread(example.paths[0])
+    assert case["question"] == "Which joint is this?" and case["lang"] == "zh"
+    (box,) = case["reference_boxes"]
+    assert [box[k] for k in ("xmin", "ymin", "xmax", "ymax")] == pytest.approx(drawn.as_tuple(), abs=0.01)
+    assert str(stored.PatientName) != str(original.PatientName) and stored.PatientID != original.PatientID
+    assert stored.PatientIdentityRemoved == "YES"
+    np.testing.assert_array_equal(stored.pixel_array, original.pixel_array)
