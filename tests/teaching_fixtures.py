@@ -20,10 +20,12 @@ REFERENCE_ANSWER = "Vertebral body of L1, no fracture (reference text)."
 
 
 @contextlib.contextmanager
-def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None) -> Iterator[str]:
-    """``python app.py`` with the teaching pages on ``data_dir``; yields its URL."""
+def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None,
+                 env: dict[str, str] | None = None) -> Iterator[str]:
+    """``python app.py`` with the teaching pages on ``data_dir`` (``env``: added to its environment);
+    yields its URL."""
     with running_app(checkpoint, log, "--teacher-password", TEACHER_PASSWORD, "--data-dir", str(data_dir),
-                     "--max-new-tokens", "64", *args, port=port) as url:
+                     "--max-new-tokens", "64", *args, port=port, env=env) as url:
         yield url
 
 
