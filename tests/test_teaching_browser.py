@@ -96,7 +96,7 @@ def draw_box(page, box: tuple[float, float, float, float]) -> PixelBox:
     drag(page, page_point(state, box[0], box[1]), page_point(state, box[2], box[3]))
     page.wait_for_function("window.medregaViewer.state().boxes.length === 1")
     drawn = viewer_state(page)["boxes"][0]
-    return PixelBox(drawn["x1"], drawn["y1"], drawn["x2"], drawn["y2"])
+    return PixelBox(drawn["xmin"], drawn["ymin"], drawn["xmax"], drawn["ymax"])
 
 
 def palette_pixels(picture: np.ndarray, colour: tuple[int, int, int]) -> int:

@@ -149,12 +149,12 @@ def locked_boxes(case: CaseRecord, after: bool) -> list[dict[str, Any]]:
     view, (width, height) = case.view, case.picture_size
     place = {"plane": view["plane"], "slice": view["slice"], "frame": view["frame"]}
     shown = case.reference_boxes if after else case.shown_boxes
-    boxes = [{"region": -1, "tag": "R", "label": b.label, "color": palette_hex(REFERENCE_COLOUR), "x1": b.box.x1,
-              "y1": b.box.y1, "x2": b.box.x2, "y2": b.box.y2, **place} for b in shown]
+    boxes = [{"region": -1, "tag": "R", "label": b.label, "color": palette_hex(REFERENCE_COLOUR),
+              **viewer.box_json(b.box), **place} for b in shown]
     if after and case.model_answer:
         for region in parse_answer(case.model_answer).regions:
             boxes += [{"region": -1, "tag": "M", "label": region.name or "", "color": palette_hex(MODEL_COLOUR),
-                       "x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2, **place}
+                       **viewer.box_json(b), **place}
                       for b in region.pixel_boxes(width, height)]
     return boxes
 
@@ -230,8 +230,7 @@ def submitted_boxes(reported: dict[str, Any] | None, resident: Resident, case: C
     """The boxes the viewer shows, as ``{xmin, ymin, xmax, ymax, label}``, checked to be on the case's picture."""
     if not reported or reported.get("scanKey") != resident.view.scan_token:
         return []
-    boxes = [{"xmin": b["x1"], "ymin": b["y1"], "xmax": b["x2"], "ymax": b["y2"], "label": b.get("label") or ""}
-             for b in reported.get("boxes") or []]
+    boxes = [{**viewer.box_json(u.box), "label": u.label} for u in viewer.user_boxes_of(reported.get("boxes"))]
     here = (str(reported.get("plane")), int(reported.get("slice") or 0), int(reported.get("frame") or 0))
     if boxes and here != (case.view["plane"], case.view["slice"], case.view["frame"]):
         raise CaseError(N_("Your boxes are on another picture: go back to slice {slice} (the case's picture) "

@@ -297,7 +297,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         request = {"plane": str(getattr(view.plane, "value", view.plane)), "slice": view.slice_index or 0,
                    "frame": step, "window": {"center": window.center, "width": window.width}
                    if hasattr(window, "center") else window}
-        boxes = [{"xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2, "label": u.label}
+        boxes = [{**viewer.box_json(u.box), "label": u.label}
                  for u in state.user_boxes]
         case_id = guarded(store.add_case)(key, (title or DEFAULT_SET_TITLE).strip(), state.scan_paths, request, boxes,
                                           question, task, reference, state.lang, teacher.series_uid, lang=teacher.lang)
