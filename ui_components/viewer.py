@@ -231,7 +231,7 @@ def model_boxes(state: SessionState) -> list[dict[str, Any]]:
     for i, region in enumerate(state.parsed.regions):
         for box in region.pixel_boxes(g.width, g.height):
             boxes.append({"region": i, "tag": str(i + 1), "label": region.name or "", "color": palette_hex(i),
-                          "xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2, "plane": str(view.plane),
+                          **box_json(box), "plane": str(view.plane),
                           "slice": view.slice_index or 0, "frame": step})
     return boxes
 
@@ -246,7 +246,7 @@ def viewer_value(state: SessionState, push_view: bool = False, push_boxes: bool 
         state.view_serial += 1
     if push_boxes:
         state.boxes_serial += 1
-    boxes = [{"label": u.label, "xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2}
+    boxes = [{"label": u.label, **box_json(u.box)}
              for u in state.user_boxes]
     value.update({
         "scan": scan_descriptor(state.scan, state.scan_token, state.planes, translator(state.lang)),
@@ -294,6 +294,11 @@ def view_from_viewer(scan: Scan, reported: dict[str, Any]) -> View:
     return View(plane=str(reported.get("plane") or scan.planes[0].value), slice_index=int(reported.get("slice") or 0),
                 frame=frame if frames else 0, timepoint=0 if frames else frame,
                 window=Window(float(window["center"]), float(window["width"])) if window else None)
+
+
+def box_json(box: PixelBox) -> dict[str, float]:
+    """A box's corners as the contract writes them (``Box`` of the schema)."""
+    return {"xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2}
 
 
 def user_boxes_of(boxes: list[dict[str, Any]] | None) -> list[UserBox]:
@@ -345,7 +350,7 @@ def ctx_propose(ctx: AppContext) -> Any:
             return {"error": error.localized(lang)}
         except (KeyError, TypeError, ValueError):
             return {"error": translate(N_("The viewer sent a request the server could not read."), lang)}
-        return {"box": {"label": "", "xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2}}
+        return {"box": {"label": "", **box_json(box)}}
     propose_box_at.__name__ = "propose_box"
     return propose_box_at
 

@@ -1,18 +1,16 @@
-"""The model's part in a class: the one place a case's picture and prompt go to the engine.
+"""The model's part in a class: a case's questions go to the engine through a :class:`Session`.
 
-``stream_answer`` takes any engine with the workbench's ``stream(image, user_text, history)``
-(the in-process model or the vLLM server client); the UI never calls the engine itself.
+The teacher's "let the model answer now" and a resident's follow-ups ask the same way as the main
+page does (render what is shown, build the prompt, fit the history, parse), whichever engine answers
+(the in-process model or a vLLM server).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
-
-from PIL import Image
-
+from medrega_core.engine.base import Engine, stream_answer
 from medrega_core.intake import Rendering, render
-from medrega_core.tasks import Task, TaskRequest, build_follow_up_prompt, build_prompt
-from medrega_core.teaching.cases import parse_view
+from medrega_core.session import Exchange, Session, StreamRunner
+from medrega_core.teaching.cases import case_request, parse_view
 from medrega_core.teaching.store import CaseRecord, TeachingStore
 
 
@@ -22,13 +20,26 @@ def case_rendering(store: TeachingStore, case: CaseRecord) -> Rendering:
     return render(scan, parse_view(scan, case.view))
 
 
-def stream_answer(engine: Any, rendering: Rendering, prompt: str,
-                  history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
-    """The answer so far as it grows (``engine.stream`` on the rendered picture)."""
-    yield from engine.stream(Image.fromarray(rendering.rgb), prompt, list(history))
+def answer_case(store: TeachingStore, case_id: int, engine: Engine, runner: StreamRunner = stream_answer) -> str:
+    """Let the model answer the case's question on the case's picture now; the answer is stored with
+    the case (so the class does not wait for it) and returned."""
+    case = store.case(case_id)
+    scan = store.scan(case.id)
+    session = Session(engine=engine, lang=case.lang, runner=runner)
+    session.show_scan(scan, view=parse_view(scan, case.view))
+    text = ""
+    for update in session.ask_request(case_request(case.task, case.question, list(case.reference_boxes),
+                                                   case.picture_size, case.lang)):
+        text = update.text
+    store.set_model_answer(case_id, text)
+    return text
 
 
-def follow_up_prompt(question: str, lang: str, first: bool) -> str:
-    """A resident's own question: with ``<image>`` when it is the first turn of the conversation."""
-    request = TaskRequest(task=Task.FREE, lang=lang, question=question)
-    return build_prompt(request) if first else build_follow_up_prompt(request)
+def continue_from_model_answer(session: Session, case: CaseRecord) -> None:
+    """Start ``session``'s conversation with the model's stored answer to the case (asked about the
+    case's picture), so that a resident's questions are follow-ups of it; nothing without one."""
+    if session.exchanges or not case.model_answer or session.scan is None:
+        return
+    rendering = render(session.scan, parse_view(session.scan, case.view))
+    session.exchanges.append(Exchange(task=case.task, prompt=case.prompt, answer=case.model_answer,
+                                      rendering=rendering))

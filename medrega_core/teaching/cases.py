@@ -109,12 +109,18 @@ def case_task(task: str | None) -> Task:
     return chosen
 
 
-def case_prompt(task: Task, question: str, boxes: list[LabelledBox], size: tuple[int, int], lang: str) -> str:
-    """The exact text the model is sent for this case (``question`` holds the objects to locate for
+def case_request(task: Task | str, question: str, boxes: list[LabelledBox], size: tuple[int, int],
+                 lang: str) -> TaskRequest:
+    """What the model is asked for this case (``question`` holds the objects to locate for
     text-to-region; region-to-text asks about the first box)."""
+    task = Task(task)
     if task is Task.REGION_TO_TEXT and not boxes:
         raise CaseError(N_("Draw the box the question is about."))
-    request = TaskRequest(task=task, lang=lang, question=question,
-                          objects=split_names(question) if task is Task.TEXT_TO_REGION else (),
-                          box=boxes[0].box if task is Task.REGION_TO_TEXT else None, image_size=size)
-    return build_prompt(request)
+    return TaskRequest(task=task, lang=lang, question=question,
+                       objects=split_names(question) if task is Task.TEXT_TO_REGION else (),
+                       box=boxes[0].box if task is Task.REGION_TO_TEXT else None, image_size=size)
+
+
+def case_prompt(task: Task, question: str, boxes: list[LabelledBox], size: tuple[int, int], lang: str) -> str:
+    """The exact text the model is sent for this case."""
+    return build_prompt(case_request(task, question, boxes, size, lang))

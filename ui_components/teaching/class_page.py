@@ -20,8 +20,7 @@ from medrega_core.i18n import normalize_language, translator
 from medrega_core.render import palette_hex
 from medrega_core.tasks import Task, parse_answer
 from medrega_core.teaching import (
-    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, case_rendering, clean_code, follow_up_prompt,
-    stream_answer,
+    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, clean_code, continue_from_model_answer,
 )
 from medrega_core.teaching.cases import parse_view
 from medrega_core.teaching.overview import MODEL_COLOUR, REFERENCE_COLOUR
@@ -47,7 +46,6 @@ class Resident:
     case_id: int | None = None
     revealed: bool = False
     scored: Scored | None = None
-    conversation: list[tuple[str, str]] = field(default_factory=list)  # (prompt, answer) of follow-ups
 
     @property
     def lang(self) -> str:
@@ -151,12 +149,12 @@ def locked_boxes(case: CaseRecord, after: bool) -> list[dict[str, Any]]:
     view, (width, height) = case.view, case.picture_size
     place = {"plane": view["plane"], "slice": view["slice"], "frame": view["frame"]}
     shown = case.reference_boxes if after else case.shown_boxes
-    boxes = [{"region": -1, "tag": "R", "label": b.label, "color": palette_hex(REFERENCE_COLOUR), "x1": b.box.x1,
-              "y1": b.box.y1, "x2": b.box.x2, "y2": b.box.y2, **place} for b in shown]
+    boxes = [{"region": -1, "tag": "R", "label": b.label, "color": palette_hex(REFERENCE_COLOUR),
+              **viewer.box_json(b.box), **place} for b in shown]
     if after and case.model_answer:
         for region in parse_answer(case.model_answer).regions:
             boxes += [{"region": -1, "tag": "M", "label": region.name or "", "color": palette_hex(MODEL_COLOUR),
-                       "x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2, **place}
+                       **viewer.box_json(b), **place}
                       for b in region.pixel_boxes(width, height)]
     return boxes
 
@@ -224,7 +222,7 @@ def show_case(host: TeachingHost, resident: Resident, session: SessionRecord) ->
     scan = host.store.scan(case_id)
     case = host.store.case(case_id)
     viewer.adopt_scan(resident.view, host.ctx, scan, parse_view(scan, case.view))
-    resident.case_id, resident.revealed, resident.conversation = case_id, session.is_revealed, []
+    resident.case_id, resident.revealed = case_id, session.is_revealed
     resident.scored = host.store.answer_of(resident.code, resident.name, case_id)
 
 
@@ -232,8 +230,7 @@ def submitted_boxes(reported: dict[str, Any] | None, resident: Resident, case: C
     """The boxes the viewer shows, as ``{xmin, ymin, xmax, ymax, label}``, checked to be on the case's picture."""
     if not reported or reported.get("scanKey") != resident.view.scan_token:
         return []
-    boxes = [{"xmin": b["x1"], "ymin": b["y1"], "xmax": b["x2"], "ymax": b["y2"], "label": b.get("label") or ""}
-             for b in reported.get("boxes") or []]
+    boxes = [{**viewer.box_json(u.box), "label": u.label} for u in viewer.user_boxes_of(reported.get("boxes"))]
     here = (str(reported.get("plane")), int(reported.get("slice") or 0), int(reported.get("frame") or 0))
     if boxes and here != (case.view["plane"], case.view["slice"], case.view["frame"]):
         raise CaseError(N_("Your boxes are on another picture: go back to slice {slice} (the case's picture) "
@@ -303,20 +300,15 @@ def wire_class_page(h: ClassHandles, host: TeachingHost, demo: gr.Blocks) -> Non
             raise plain_error(N_("Submit your answer first."), resident.lang)
         if not (question or "").strip():
             raise plain_error(N_("Type a question first."), resident.lang)
-        case = store.case(resident.case_id)
-        history = list(resident.conversation)
-        if not history and case.model_answer:
-            history = [(case.prompt, case.model_answer)]
+        session = resident.view
         try:
-            engine = host.ctx.host.require()
-            prompt = follow_up_prompt(question.strip(), resident.lang, first=not history)
+            session.engine, session.runner = host.ctx.host.require(), host.runner
+            continue_from_model_answer(session, store.case(resident.case_id))
             shown = chat_messages(resident) + [{"role": "user", "content": html.escape(question.strip())}]
-            answer = ""
-            for answer in stream_answer(engine, case_rendering(store, case), prompt, history):
-                yield {h.chat: shown + [{"role": "assistant", "content": answer_html(answer)}], h.question: ""}
+            for update in session.ask(Task.FREE, question=question.strip()):
+                yield {h.chat: shown + [{"role": "assistant", "content": answer_html(update.text)}], h.question: ""}
         except MedRegAError as error:
             raise user_error(error, resident.lang) from None
-        resident.conversation = history + [(prompt, answer)]
         yield {h.chat: chat_messages(resident)}
 
     def on_language(lang: str, resident: Resident) -> dict[Any, Any]:
@@ -353,9 +345,12 @@ def wire_class_page(h: ClassHandles, host: TeachingHost, demo: gr.Blocks) -> Non
 
 def chat_messages(resident: Resident) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for prompt, answer in resident.conversation:
-        asked = prompt.replace("<image>", "").strip()
-        out += [{"role": "user", "content": html.escape(asked)}, {"role": "assistant", "content": answer_html(answer)}]
+    for exchange in resident.view.exchanges:
+        if not exchange.answer:
+            continue  # the question being answered: shown by the caller as it streams
+        asked = exchange.prompt.replace("<image>", "").strip()
+        out += [{"role": "user", "content": html.escape(asked)},
+                {"role": "assistant", "content": answer_html(exchange.answer)}]
     return out
 
 

@@ -10,8 +10,9 @@ from typing import Any, Iterable
 
 import gradio as gr
 
-from medrega_core.errors import N_
-from medrega_core.errors import MedRegAError
+from medrega_core.engine.base import stream_answer
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.session import StreamRunner
 from medrega_core.teaching import CaseError, TeachingStore
 from ui_components import viewer
 from ui_components.context import AppContext
@@ -38,6 +39,8 @@ class TeachingHost:
     #: Encrypts what the pages keep in the browser (``gr.BrowserState``); kept in the data folder, so
     #: that a page reloaded after a restart of the app still reads it.
     browser_secret: str
+    #: How the engine's answers are run (``spaces.GPU`` on ZeroGPU, as on the main page).
+    runner: StreamRunner
 
     @classmethod
     def create(cls, ctx: AppContext, data_dir: Path, database_url: str | None, teacher_password: str | None
@@ -45,7 +48,8 @@ class TeachingHost:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = TeachingStore(database_url or TeachingStore.default_url(data_dir), data_dir / "cases")
         key = teacher_password or secrets.token_urlsafe(12)
-        return cls(ctx, store, key, teacher_password is None, lasting_secret(data_dir / "browser-secret"))
+        return cls(ctx, store, key, teacher_password is None, lasting_secret(data_dir / "browser-secret"),
+                   ctx.on_gpu(stream_answer))
 
     def check_teacher(self, key: str | None) -> None:
         if not hmac.compare_digest(str(key or "").encode(), self.teacher_key.encode()):

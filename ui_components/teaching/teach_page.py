@@ -22,7 +22,7 @@ from medrega_core.examples import list_examples
 from medrega_core.i18n import normalize_language, translator
 from medrega_core.tasks import TASK_TITLES
 from medrega_core.teaching import (
-    CASE_TASKS, case_rendering, export_case_set, import_case_set, result_rows, results_csv, stream_answer,
+    CASE_TASKS, answer_case, case_rendering, export_case_set, import_case_set, result_rows, results_csv,
 )
 from medrega_core.teaching.overview import IOU_BINS, class_picture, score_spread
 from ui_components import pacs, viewer
@@ -306,7 +306,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         request = {"plane": str(getattr(view.plane, "value", view.plane)), "slice": view.slice_index or 0,
                    "frame": step, "window": {"center": window.center, "width": window.width}
                    if hasattr(window, "center") else window}
-        boxes = [{"xmin": u.box.x1, "ymin": u.box.y1, "xmax": u.box.x2, "ymax": u.box.y2, "label": u.label}
+        boxes = [{**viewer.box_json(u.box), "label": u.label}
                  for u in state.user_boxes]
         case_id = guarded(store.add_case)(key, (title or DEFAULT_SET_TITLE).strip(), state.scan_paths, request, boxes,
                                           question, task, reference, state.lang, teacher.series_uid, lang=teacher.lang)
@@ -319,7 +319,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
             return
         _ = translator(teacher.lang)
         case_id = teacher.saved_case
-        answer = guarded(answer_case)(key, host, case_id, lang=teacher.lang)
+        answer = guarded(answer_case_now)(key, host, case_id, lang=teacher.lang)
         yield {h.saved: _("Case {case} saved; the model answered:", case=case_id) + "\n\n" + answer_html(answer)}
 
     def on_start(key: str, title: str | None, teacher: Teacher) -> dict[Any, Any]:
@@ -421,14 +421,9 @@ def pacs_texts_outputs(h: PacsHandles | None) -> list[Any]:
     return [getattr(h, name) for name in pacs.texts(str)] if h is not None else []
 
 
-def answer_case(host: TeachingHost, case_id: int) -> str:
+def answer_case_now(host: TeachingHost, case_id: int) -> str:
     """Let the model answer a case now and store the answer with it."""
-    case = host.store.case(case_id)
-    answer = ""
-    for answer in stream_answer(host.ctx.host.require(), case_rendering(host.store, case), case.prompt):
-        pass
-    host.store.set_model_answer(case_id, answer)
-    return answer
+    return answer_case(host.store, case_id, host.ctx.host.require(), host.runner)
 
 
 def write_results(host: TeachingHost, code: str) -> list[str]:
@@ -472,7 +467,7 @@ def wire_teach_api(host: TeachingHost) -> None:
                  (title or DEFAULT_SET_TITLE).strip(), [paths] if isinstance(paths, str) else list(paths or []),
                  view, boxes, question, task, reference, normalize_language(lang or "en"), series or None))
     endpoint("teach_model_answer", [gr.Number(visible=False, precision=0)],
-             lambda case_id: answer_case(host, int(case_id)), text(), concurrency_id=MODEL_CONCURRENCY_ID,
+             lambda case_id: answer_case_now(host, int(case_id)), text(), concurrency_id=MODEL_CONCURRENCY_ID,
              concurrency_limit=host.ctx.host.concurrency_limit)
     endpoint("teach_start", [gr.JSON(visible=False)], lambda ids: store.start_session(ids or []), text())
     endpoint("teach_next", [text()], lambda code: store.next_case(code).current + 1)
