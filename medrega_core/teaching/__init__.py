@@ -4,7 +4,7 @@ No UI and no torch here: the store (SQLAlchemy, migrated by Alembic), the de-ide
 the scoring, the case-set zip and the one function that sends a case to the model.
 """
 
-from medrega_core.teaching.answers import case_rendering, follow_up_prompt, stream_answer
+from medrega_core.teaching.answers import case_rendering, follow_up, stream_answer
 from medrega_core.teaching.bundle import export_case_set, import_case_set
 from medrega_core.teaching.cases import CASE_TASKS, CaseError, LabelledBox, parse_boxes
 from medrega_core.teaching.results import RESULT_COLUMNS, result_rows, results_csv
@@ -13,6 +13,6 @@ from medrega_core.teaching.store import CaseRecord, Scored, SessionRecord, Teach
 
 __all__ = [
     "CASE_TASKS", "HIT_IOU", "RESULT_COLUMNS", "BoxScore", "CaseError", "CaseRecord", "LabelledBox", "Scored",
-    "SessionRecord", "TeachingStore", "case_rendering", "clean_code", "export_case_set", "follow_up_prompt",
+    "SessionRecord", "TeachingStore", "case_rendering", "clean_code", "export_case_set", "follow_up",
     "import_case_set", "pair_boxes", "parse_boxes", "result_rows", "results_csv", "stream_answer",
 ]

@@ -28,7 +28,10 @@ def stream_answer(engine: Any, rendering: Rendering, prompt: str,
     yield from engine.stream(Image.fromarray(rendering.rgb), prompt, list(history))
 
 
-def follow_up_prompt(question: str, lang: str, first: bool) -> str:
-    """A resident's own question: with ``<image>`` when it is the first turn of the conversation."""
-    request = TaskRequest(task=Task.FREE, lang=lang, question=question)
-    return build_prompt(request) if first else build_follow_up_prompt(request)
+def follow_up(case: CaseRecord, question: str, lang: str, conversation: Sequence[tuple[str, str]] = ()
+              ) -> tuple[list[tuple[str, str]], str]:
+    """A resident's own question about ``case``: the conversation it continues (the resident's earlier
+    follow-ups, else the stored model answer's turn) and its prompt (with ``<image>`` on a first turn)."""
+    history = list(conversation) or ([(case.prompt, case.model_answer)] if case.model_answer else [])
+    request = TaskRequest(task=Task.FREE, lang=lang, question=question.strip())
+    return history, build_follow_up_prompt(request) if history else build_prompt(request)
