@@ -37,6 +37,8 @@ def test_a_two_case_session_over_the_api(teaching_url: str, tmp_path: Path) -> N
     assert REFERENCE_ANSWER not in shown and "vertebral body" not in shown and "<ref>" not in shown
     assert joined["case"]["boxes"] == []
 
+    with pytest.raises(Exception, match="Submit your answer first"):  # no model answer before one's own
+        resident.predict(code, "Ann", "Is it fractured?", api_name="/class_ask")
     drawn = [{"xmin": 35, "ymin": 45, "xmax": 95, "ymax": 100, "label": "mine"}]
     result = resident.predict(code, "Ann", drawn, "L1", api_name="/class_submit")
     reference = REFERENCE_BOXES[0]
@@ -49,6 +51,10 @@ def test_a_two_case_session_over_the_api(teaching_url: str, tmp_path: Path) -> N
     assert model_box.x1 == pytest.approx(231 / 999 * 128, abs=0.2)
     with pytest.raises(Exception, match="already answered"):
         resident.predict(code, "Ann", drawn, "L1", api_name="/class_submit")
+    asked = resident.predict(code, "Ann", "Is it fractured?", api_name="/class_ask")
+    assert asked["case_id"] == case_ids[0] and asked["question"] == "Is it fractured?" and asked["answer"].strip()
+    with pytest.raises(Exception, match="Type a question first"):
+        resident.predict(code, "Ann", "  ", api_name="/class_ask")
 
     assert teacher.predict(TEACHER_PASSWORD, code, api_name="/teach_next") == 2
     assert resident.predict(code, "Ann", api_name="/class_join")["case"]["case_id"] == case_ids[1]

@@ -1,5 +1,7 @@
-"""The teaching store without the UI: migrations, de-identified case files, scoring, sessions, the
-case-set zip, results. Real SQLite files, real DICOM files (pydicom's test data)."""
+"""The teaching store without the UI: migrations, de-identified case files, scoring, sessions, a class
+submitting at once, the case-set zip, results. Each store test runs on a real SQLite file (the app's
+default) and on a real PostgreSQL server started by the tests (a department's database,
+``tests/postgres_fixtures.py``); real DICOM files (pydicom's test data)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,12 @@ import csv
 import io
 import itertools
 import json
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pydicom
 import pytest
@@ -20,15 +26,46 @@ from medrega_core.tasks import PixelBox, iou
 from medrega_core.teaching import (
     CaseError, TeachingStore, export_case_set, import_case_set, pair_boxes, result_rows, results_csv,
 )
+from postgres_fixtures import PostgresCluster
+from postgres_fixtures import postgres  # noqa: F401  (fixture)
 
 CT = get_testdata_file("CT_small.dcm")
 REFERENCE = [{"xmin": 10, "ymin": 20, "xmax": 60, "ymax": 70, "label": "vertebra"},
              {"xmin": 70, "ymin": 30, "xmax": 110, "ymax": 90, "label": "aorta"}]
 
 
+RESIDENTS = 30
+#: Pairs of simultaneous submits by one resident (a race shows in some rounds, not in every one).
+ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Database:
+    """An empty database for one test: its SQLAlchemy URL and, for PostgreSQL, the server holding it."""
+
+    url: str
+    server: PostgresCluster | None = None
+
+    def restart(self) -> None:
+        """Stop and start the database server (a SQLite file has none: a new store is the restart)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server.start()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if request.param == "sqlite":
+        return Database(TeachingStore.default_url(tmp_path))
+    server = request.getfixturevalue("postgres")
+    return Database(server.new_database(), server)
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> TeachingStore:
-    return TeachingStore(TeachingStore.default_url(tmp_path), tmp_path / "cases")
+def store(database: Database, tmp_path: Path) -> Iterator[TeachingStore]:
+    opened = TeachingStore(database.url, tmp_path / "cases")
+    yield opened
+    opened.engine.dispose()
 
 
 def add_ct_case(store: TeachingStore, **changes) -> int:
@@ -38,17 +75,24 @@ def add_ct_case(store: TeachingStore, **changes) -> int:
     return store.add_case(**arguments)
 
 
-def test_migrations_create_the_schema_once_and_a_reopened_store_keeps_everything(tmp_path: Path) -> None:
-    first = TeachingStore(TeachingStore.default_url(tmp_path), tmp_path / "cases")
+def test_migrations_create_the_schema_once_and_a_reopened_store_keeps_everything(database: Database,
+                                                                                  tmp_path: Path) -> None:
+    empty = create_engine(database.url)
+    assert inspect(empty).get_table_names() == []
+    first = TeachingStore(database.url, tmp_path / "cases")
     case_id = add_ct_case(first)
     code = first.start_session([case_id])
     first.join(code, "Ann")
     first.submit(code, "Ann", REFERENCE[:1], "L1")
-    tables = set(inspect(create_engine(TeachingStore.default_url(tmp_path))).get_table_names())
+    tables = set(inspect(empty).get_table_names())
     assert {"alembic_version", "case_sets", "cases", "class_sessions", "participants", "answers"} <= tables
-    again = TeachingStore(TeachingStore.default_url(tmp_path), tmp_path / "cases")  # upgrade on a current schema
+    empty.dispose()
+    first.engine.dispose()
+    database.restart()
+    again = TeachingStore(database.url, tmp_path / "cases")  # upgrade on a current schema
     assert again.case(case_id).reference_answer == "L1 vertebral body and the aorta"
     assert [row["name"] for row in result_rows(again, code)] == ["Ann"]
+    again.engine.dispose()
 
 
 def test_case_files_are_de_identified_and_still_open(store: TeachingStore) -> None:
@@ -125,6 +169,82 @@ def test_a_session_scores_each_resident_once_and_hides_the_reference_before_subm
     assert json.loads(parsed[0]["iou"]) == [round(expected, 4)] and json.loads(parsed[0]["hit"]) == [True]
     with pytest.raises(CaseError):
         store.join("NOPE42", "Ann")
+
+
+def resident_box(number: int) -> dict:
+    """A different box for each resident, inside the 128 x 128 picture."""
+    return {"xmin": 5 + number, "ymin": 10 + number % 7, "xmax": 60 + number, "ymax": 80 + number % 5,
+            "label": f"box of resident {number}"}
+
+
+def at_once(count: int, work) -> list:
+    """``work(0) ... work(count - 1)`` in as many threads, released together; their results in order."""
+    start = threading.Barrier(count, timeout=60)
+
+    def released(number: int):
+        start.wait()
+        return work(number)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(released, range(count), timeout=120))
+
+
+def test_a_class_of_thirty_joins_and_submits_at_once_and_a_restart_loses_nothing(
+        database: Database, store: TeachingStore, tmp_path: Path) -> None:
+    case_id = add_ct_case(store)
+    code = store.start_session([case_id])
+    names = [f"Resident {number:02d}" for number in range(RESIDENTS)]
+    joined = at_once(RESIDENTS, lambda number: store.join(code, names[number])[1].id)
+    assert joined == [case_id] * RESIDENTS
+    scored = at_once(RESIDENTS, lambda number: store.submit(code, names[number], [resident_box(number)],
+                                                            f"answer of resident {number}"))
+    reference = PixelBox(*(REFERENCE[0][k] for k in ("xmin", "ymin", "xmax", "ymax")))
+    for number, answer in enumerate(scored):
+        box = resident_box(number)
+        drawn = PixelBox(box["xmin"], box["ymin"], box["xmax"], box["ymax"])
+        best = max(iou(drawn, reference), iou(drawn, PixelBox(70, 30, 110, 90)))
+        assert (answer.name, answer.answer) == (names[number], f"answer of resident {number}")
+        assert answer.ious == (round(best, 4),)
+        # Seconds since the join, not hours: timestamps read back in the database's time zone compare right.
+        assert 0 <= answer.seconds < 60
+    store.engine.dispose()
+    database.restart()
+    reopened = TeachingStore(database.url, tmp_path / "cases")
+    everyone, answers = reopened.answers(code)
+    assert sorted(everyone) == names and len(answers) == RESIDENTS
+    rows = result_rows(reopened, code)
+    assert [row["name"] for row in rows] == names
+    for number, row in enumerate(rows):  # nothing lost, nothing mixed
+        assert row["answer"] == f"answer of resident {number}"
+        assert row["boxes"] == [resident_box(number)]
+        assert row["iou"] == list(scored[number].ious)
+    reopened.engine.dispose()
+
+
+def test_a_resident_submitting_twice_at_once_is_stored_once(store: TeachingStore) -> None:
+    """Two tabs of one resident (or a double click) submit together: one answer counts, the other is told."""
+    code = store.start_session([add_ct_case(store)])
+    for number in range(ROUNDS):
+        name = f"Twice {number}"
+        store.join(code, name)
+
+        def submit(tab: int) -> str:
+            try:
+                store.submit(code, name, [resident_box(tab)], f"tab {tab}")
+                return f"tab {tab}"
+            except CaseError:
+                return "refused"
+
+        outcomes = at_once(2, submit)
+        stored = store.answer_of(code, name, store.session(code).current_case_id)
+        assert sorted(outcomes) == sorted(["refused", stored.answer]), outcomes
+
+
+def test_names_too_long_for_the_database_are_refused_with_a_message(store: TeachingStore) -> None:
+    with pytest.raises(CaseError):
+        add_ct_case(store, set_title="Spine " * 50)
+    assert store.case_sets() == []
+    assert not any(store.files_root.iterdir())
 
 
 def test_a_case_set_travels_as_one_zip(store: TeachingStore, tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ No UI and no torch here: the store (SQLAlchemy, migrated by Alembic), the de-ide
 the scoring, the case-set zip, and the case's questions to the model (through a Session).
 """
 
-from medrega_core.teaching.answers import answer_case, case_rendering, continue_from_model_answer
+from medrega_core.teaching.answers import (
+    answer_case, case_rendering, case_session, continue_from_model_answer,
+)
 from medrega_core.teaching.bundle import export_case_set, import_case_set
 from medrega_core.teaching.cases import CASE_TASKS, CaseError, LabelledBox, parse_boxes
 from medrega_core.teaching.results import RESULT_COLUMNS, result_rows, results_csv
@@ -13,6 +15,6 @@ from medrega_core.teaching.store import CaseRecord, Scored, SessionRecord, Teach
 
 __all__ = [
     "CASE_TASKS", "HIT_IOU", "RESULT_COLUMNS", "BoxScore", "CaseError", "CaseRecord", "LabelledBox", "Scored",
-    "SessionRecord", "TeachingStore", "answer_case", "case_rendering", "clean_code", "continue_from_model_answer",
-    "export_case_set", "import_case_set", "pair_boxes", "parse_boxes", "result_rows", "results_csv",
+    "SessionRecord", "TeachingStore", "answer_case", "case_rendering", "case_session", "clean_code",
+    "continue_from_model_answer", "export_case_set", "import_case_set", "pair_boxes", "parse_boxes", "result_rows", "results_csv",
 ]

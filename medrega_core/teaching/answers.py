@@ -20,13 +20,20 @@ def case_rendering(store: TeachingStore, case: CaseRecord) -> Rendering:
     return render(scan, parse_view(scan, case.view))
 
 
+def case_session(store: TeachingStore, case: CaseRecord, engine: Engine, runner: StreamRunner = stream_answer,
+                 lang: str | None = None) -> Session:
+    """A session on the case's picture as residents first see it (``lang``: the case's by default)."""
+    scan = store.scan(case.id)
+    session = Session(engine=engine, lang=lang or case.lang, runner=runner)
+    session.show_scan(scan, view=parse_view(scan, case.view))
+    return session
+
+
 def answer_case(store: TeachingStore, case_id: int, engine: Engine, runner: StreamRunner = stream_answer) -> str:
     """Let the model answer the case's question on the case's picture now; the answer is stored with
     the case (so the class does not wait for it) and returned."""
     case = store.case(case_id)
-    scan = store.scan(case.id)
-    session = Session(engine=engine, lang=case.lang, runner=runner)
-    session.show_scan(scan, view=parse_view(scan, case.view))
+    session = case_session(store, case, engine, runner)
     text = ""
     for update in session.ask_request(case_request(case.task, case.question, list(case.reference_boxes),
                                                    case.picture_size, case.lang)):

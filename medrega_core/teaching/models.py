@@ -18,6 +18,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Most characters of a case set's name (PostgreSQL refuses longer ones; SQLite would keep them).
+TITLE_LENGTH = 200
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -27,7 +31,7 @@ class CaseSet(Base):
 
     __tablename__ = "case_sets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(TITLE_LENGTH), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     cases: Mapped[list["Case"]] = relationship(back_populates="case_set", order_by="Case.id")
 

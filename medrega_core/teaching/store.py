@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,7 @@ from medrega_core.teaching.casefiles import store_deidentified
 from medrega_core.teaching.cases import (
     CaseError, LabelledBox, case_prompt, case_task, parse_boxes, parse_view, picture_size, view_dict,
 )
-from medrega_core.teaching.models import Answer, Case, CaseSet, ClassSession, Participant, utc_now
+from medrega_core.teaching.models import TITLE_LENGTH, Answer, Case, CaseSet, ClassSession, Participant, utc_now
 from medrega_core.teaching.scoring import HIT_IOU, pair_boxes
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -150,6 +150,14 @@ def clean_name(name: str | None) -> str:
     return text
 
 
+def clean_title(title: str | None) -> str:
+    """A case set's name, trimmed; refused when empty or longer than the database keeps."""
+    text = str(title or "").strip()
+    if not text or len(text) > TITLE_LENGTH:
+        raise CaseError(N_("Name the case set in 1 to {count} characters."), count=TITLE_LENGTH)
+    return text
+
+
 def clean_code(code: str | None) -> str:
     return "".join(str(code or "").split()).upper()
 
@@ -181,6 +189,7 @@ class TeachingStore:
                  series_uid: str | None = None) -> int:
         """Store a case: its files de-identified, the view and boxes checked against the scan."""
         chosen = case_task(task)
+        set_title = clean_title(set_title)
         open_scan([str(p) for p in paths], series_uid=series_uid)  # the upload itself opens (series chosen)
         folder = uuid.uuid4().hex
         try:
@@ -337,13 +346,17 @@ class TeachingStore:
         self.shown(code, name, case.id)
         with self._session.begin() as db:
             answer = self._answer_row(db, code, name, case.id)
-            if answer.submitted:
-                raise CaseError(N_("You have already answered this case."))
             now = utc_now()
-            answer.submitted, answer.submitted_at = True, now
-            answer.boxes, answer.text = [b.to_dict() for b in marked], text
-            answer.ious = [round(v, 4) for v in ious]
-            answer.seconds = round((now - _utc(answer.shown_at)).total_seconds(), 1)
+            # One statement that matches an answer not yet submitted: of two submits at once (two tabs, a
+            # double click) the database lets one through and the other matches nothing, which reading
+            # ``submitted`` first and writing after would not guarantee.
+            stored = db.execute(update(Answer).where(Answer.id == answer.id, Answer.submitted.is_(False)).values(
+                submitted=True, submitted_at=now, boxes=[b.to_dict() for b in marked], text=text,
+                ious=[round(v, 4) for v in ious], seconds=round((now - _utc(answer.shown_at)).total_seconds(), 1),
+            ).execution_options(synchronize_session=False))
+            if stored.rowcount != 1:
+                raise CaseError(N_("You have already answered this case."))
+            db.refresh(answer)
             return _scored(answer, name)
 
     def answer_of(self, code: str, name: str, case_id: int) -> Scored | None:

@@ -20,7 +20,7 @@ from medrega_core.i18n import normalize_language, translator
 from medrega_core.render import palette_hex
 from medrega_core.tasks import Task, parse_answer
 from medrega_core.teaching import (
-    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, clean_code, continue_from_model_answer,
+    HIT_IOU, CaseError, CaseRecord, Scored, SessionRecord, clean_code, case_session, continue_from_model_answer,
 )
 from medrega_core.teaching.cases import parse_view
 from medrega_core.teaching.overview import MODEL_COLOUR, REFERENCE_COLOUR
@@ -357,11 +357,11 @@ def chat_messages(resident: Resident) -> list[dict[str, Any]]:
 # ---- the scripts' endpoints ----
 
 def wire_class_api(host: TeachingHost) -> None:
-    """``/class_join`` and ``/class_submit`` for scripts (hidden widgets; JSON in and out)."""
+    """``/class_join``, ``/class_submit`` and ``/class_ask`` for scripts (hidden widgets; JSON in and out)."""
     store = host.store
     code, name, answer = gr.Textbox(visible=False), gr.Textbox(visible=False), gr.Textbox(visible=False)
     boxes, out = gr.JSON(visible=False), gr.JSON(visible=False)
-    join_button, submit_button = gr.Button(visible=False), gr.Button(visible=False)
+    join_button, submit_button, ask_button = (gr.Button(visible=False) for _ in range(3))
 
     def api_join(code: str, name: str) -> dict[str, Any]:
         try:
@@ -382,5 +382,25 @@ def wire_class_api(host: TeachingHost) -> None:
                 "reference_boxes": [b.to_dict() for b in case.reference_boxes],
                 "reference_answer": case.reference_answer, "model_answer": case.model_answer}
 
+    def api_ask(code: str, name: str, question: str) -> Iterator[dict[str, Any]]:
+        """A resident's follow-up about the session's current case, after their submit (or the reveal):
+        a new conversation each call, continuing the stored model answer as the page's first one does."""
+        try:
+            session = store.session(code)
+            case = store.case(session.current_case_id)
+            if store.answer_of(code, name, case.id) is None and not session.is_revealed:
+                raise CaseError(N_("Submit your answer first."))
+            if not (question or "").strip():
+                raise CaseError(N_("Type a question first."))
+            asking = case_session(store, case, host.ctx.host.require(), host.runner, lang="en")
+            continue_from_model_answer(asking, case)
+            for update in asking.ask(Task.FREE, question=question.strip()):
+                yield {"case_id": case.id, "question": question.strip(), "answer": update.text}
+        except MedRegAError as error:
+            raise user_error(error, "en") from None
+
     join_button.click(api_join, [code, name], out, api_name="class_join", concurrency_limit=None)
     submit_button.click(api_submit, [code, name, boxes, answer], out, api_name="class_submit", concurrency_limit=None)
+    # Follow-ups wait for the model with everyone else's questions (the page's Ask button's group).
+    ask_button.click(api_ask, [code, name, answer], out, api_name="class_ask", concurrency_id=MODEL_CONCURRENCY_ID,
+                     concurrency_limit=host.ctx.host.concurrency_limit)
