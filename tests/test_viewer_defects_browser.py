@@ -15,6 +15,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from app_fixtures import app_url  # noqa: F401  (fixture)
+from medrega_core.tasks import TASK_TITLES, Task
 from viewer_fixtures import (  # noqa: F401  (browser, series, radiograph: fixtures)
     browser, radiograph, series,
     canvas_pixels, drag, open_app, page_point, uncompressed, upload, viewer_state, viewport_centre, wait_rendered,
@@ -133,6 +134,20 @@ def test_a_failed_upload_leaves_an_empty_viewer_without_an_error_badge(page, ser
     assert int(canvas_pixels(page).max()) == 0, "the old picture is still drawn"
     badges = page.locator("#scan-viewer").locator("xpath=..").get_by_text("Error", exact=True)
     assert not [b for b in badges.all() if b.is_visible()], "an error badge covers the tool buttons"
+
+
+def test_a_failed_upload_leaves_no_note_about_the_closed_scan(page, series, tmp_path) -> None:
+    upload(page, series)
+    page.locator("#task input").click()
+    page.get_by_role("option", name=TASK_TITLES[Task.REPORT]).click()
+    note = page.locator("#task-note")
+    page.wait_for_function("() => document.querySelector('#task-note').innerText.includes('CT')")
+    broken = tmp_path / "broken.dcm"
+    broken.write_bytes(b"DICM" + bytes(300))
+    page.set_input_files("#scan-upload input[type=file]", [str(broken)])
+    page.wait_for_function("() => window.medregaViewer.state().scanKey === null")
+    page.wait_for_function("() => !document.querySelector('#task-note').innerText.includes('CT')")
+    assert "CT" not in note.inner_text() and "<image>" in page.locator("#prompt textarea").input_value()
 
 
 def test_an_empty_viewer_says_what_to_do(page, series) -> None:

@@ -201,6 +201,10 @@ def wire_task_panel(h: TaskHandles, ctx: AppContext, state_holder: gr.State) -> 
           api_name="preview_prompt", show_progress="hidden")
 
     def refresh_after(event: Any) -> Any:
-        return event.then(on_inputs, [state_holder, *h.inputs], {h.prompt, h.note}, api_name=False,
-                          show_progress="hidden")
+        refresh = {"fn": on_inputs, "inputs": [state_holder, *h.inputs], "outputs": {h.prompt, h.note},
+                   "api_name": False, "show_progress": "hidden"}
+        # An event that fails (a file that cannot be opened closes the scan) runs no .then step: its
+        # .failure step refreshes the prompt and note too, so neither names the closed scan.
+        event.failure(**refresh)
+        return event.then(**refresh)
     return refresh_after
