@@ -169,3 +169,11 @@ def test_cine_plays_at_the_files_frame_time(page, angiogram) -> None:
     frames = page.evaluate("() => { clearInterval(window.__timer); return window.__frames; }")
     # More than a cine at the old fixed 12 frames a second could show (how many more, the machine decides).
     assert frames > 13, f"{frames} frames in a second at a frame time of 33 ms"
+
+
+def test_the_examples_are_in_view_on_a_new_page_and_open_with_a_click(page) -> None:
+    first = page.locator("#examples button").first
+    box = first.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"], box
+    first.click()
+    page.wait_for_function("() => window.medregaViewer.state().scanKey !== null && window.medregaViewer.state().rendered")

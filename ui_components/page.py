@@ -143,14 +143,12 @@ def create_page(ctx: AppContext) -> Page:
             pacs_h = pacs.create_pacs(ctx) if ctx.options.dicomweb_url else None
             viewer_h = viewer.create_viewer(ctx)
         with gr.Column(scale=5):
+            # The examples first: a new user sees them beside the empty viewer, without scrolling.
+            examples_h = examples.create_examples(ctx)
             task_h = task_panel.create_task_panel(ctx)
             chat_h = chat.create_chat(ctx)
             regions_h = regions.create_regions(ctx)
-    with gr.Row():
-        with gr.Column():
-            export_h = export.create_export(ctx)
-        with gr.Column():
-            examples_h = examples.create_examples(ctx)
+    export_h = export.create_export(ctx)
     refresh_prompt = task_panel.wire_task_panel(task_h, ctx, state)
     page = Page(state, language, title, status_h, viewer_h, regions_h, task_h, chat_h, export_h, examples_h,
                 refresh_prompt, pacs_h)

@@ -78,7 +78,8 @@ VIEWER_TEXTS = {
     "plane.axial": N_("Axial"),
     "plane.coronal": N_("Coronal"),
     "plane.sagittal": N_("Sagittal"),
-    "empty.hint": N_("No scan yet: upload one above (DICOM, NIfTI, MetaImage or a picture), or open an example below."),
+    "empty.hint": N_("No scan yet: upload one above (DICOM, NIfTI, MetaImage or a picture), or open one of the "
+                     "examples on the right."),
 }
 
 #: gr.HTML's script: one viewer in this element; Python's values arrive through ``watch``. The two
