@@ -20,10 +20,11 @@ REFERENCE_ANSWER = "Vertebral body of L1, no fracture (reference text)."
 
 
 @contextlib.contextmanager
-def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None) -> Iterator[str]:
-    """``python app.py`` with the teaching pages on ``data_dir``; yields its URL."""
+def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None,
+                 ready: str = "Model ready") -> Iterator[str]:
+    """``python app.py`` with the teaching pages on ``data_dir``; yields its URL once the status says ``ready``."""
     with running_app(checkpoint, log, "--teacher-password", TEACHER_PASSWORD, "--data-dir", str(data_dir),
-                     "--max-new-tokens", "64", *args, port=port) as url:
+                     "--max-new-tokens", "64", *args, port=port, ready=ready) as url:
         yield url
 
 
