@@ -40,7 +40,10 @@ def build_demo(ctx: AppContext, teaching: TeachingHost | None = None) -> tuple[g
         demo.load(None, [page.language], None, js=SWITCH_GRADIO_LOCALE_JS)
     if teaching is not None:
         mount_teaching_pages(demo, teaching)
-    demo.queue(max_size=ctx.options.max_queue, default_concurrency_limit=4)
+    # Gradio counts an event as waiting until its turn comes, also one the model starts at once: a class
+    # asking together through a server would fill the bound before the first answers begin. The bound
+    # is the requests that may wait (--max-queue) plus those answered at once.
+    demo.queue(max_size=ctx.options.max_queue + ctx.host.concurrency_limit, default_concurrency_limit=4)
     return demo, page
 
 

@@ -21,11 +21,11 @@ REFERENCE_ANSWER = "Vertebral body of L1, no fracture (reference text)."
 
 @contextlib.contextmanager
 def teaching_app(checkpoint: Path, data_dir: Path, log: Path, *args: str, port: int | None = None,
-                 env: dict[str, str] | None = None) -> Iterator[str]:
+                 env: dict[str, str] | None = None, ready: str = "Model ready") -> Iterator[str]:
     """``python app.py`` with the teaching pages on ``data_dir`` (``env``: added to its environment);
-    yields its URL."""
+    yields its URL once the status says ``ready``."""
     with running_app(checkpoint, log, "--teacher-password", TEACHER_PASSWORD, "--data-dir", str(data_dir),
-                     "--max-new-tokens", "64", *args, port=port, env=env) as url:
+                     "--max-new-tokens", "64", *args, port=port, env=env, ready=ready) as url:
         yield url
 
 
