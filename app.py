@@ -15,7 +15,7 @@ import gradio as gr
 
 from ui_components.context import AppContext, ServerOptions
 from ui_components.page import PANEL_CSS, SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
-from ui_components.teaching import NO_NAVBAR_CSS, TeachingHost, mount_teaching_pages
+from ui_components.teaching import CLASS_QUEUE_ROOM, NO_NAVBAR_CSS, TeachingHost, mount_teaching_pages
 from ui_components.viewer_data import ROUTE
 
 #: The app's lasting data (teaching database and cases) when neither --data-dir nor MEDREGA_DATA_DIR says.
@@ -38,12 +38,14 @@ def build_demo(ctx: AppContext, teaching: TeachingHost | None = None) -> tuple[g
         page = create_page(ctx)
         # Gradio's own strings start in the page's language, not the browser's.
         demo.load(None, [page.language], None, js=SWITCH_GRADIO_LOCALE_JS)
+    bound = ctx.options.max_queue + ctx.host.concurrency_limit
     if teaching is not None:
         mount_teaching_pages(demo, teaching)
+        bound += CLASS_QUEUE_ROOM
     # Gradio counts an event as waiting until its turn comes, also one the model starts at once: a class
     # asking together through a server would fill the bound before the first answers begin. The bound
-    # is the requests that may wait (--max-queue) plus those answered at once.
-    demo.queue(max_size=ctx.options.max_queue + ctx.host.concurrency_limit, default_concurrency_limit=4)
+    # is the requests that may wait (--max-queue) plus those answered at once, plus a class's own room.
+    demo.queue(max_size=bound, default_concurrency_limit=4)
     return demo, page
 
 

@@ -8,6 +8,11 @@ from ui_components.teaching.class_page import create_class_page, wire_class_page
 from ui_components.teaching.host import CLASS_PATH, TEACH_PATH, TeachingHost
 from ui_components.teaching.teach_page import create_teach_page, wire_teach_page
 
+#: Room in Gradio's queue for a class's short events arriving together (join, submit, each resident's
+#: 1 s follow): Gradio counts an event as queued until its turn is taken up, and on a busy process 30
+#: residents submitting at once outnumber ``--max-queue``; those events must never be told "queue full".
+CLASS_QUEUE_ROOM = 64
+
 #: No page shows Gradio's navigation bar: the workbench looks as before, the class and the projector
 #: see only their own page.
 NO_NAVBAR_CSS = " .nav-holder {display: none}"
