@@ -247,8 +247,7 @@ def viewer_value(state: SessionState, push_view: bool = False, push_boxes: bool 
         state.view_serial += 1
     if push_boxes:
         state.boxes_serial += 1
-    boxes = [{"label": u.label, **box_json(u.box)}
-             for u in state.user_boxes]
+    boxes = [user_box_json(u) for u in state.user_boxes]
     value.update({
         "scan": scan_descriptor(state.scan, state.scan_token, state.planes, translator(state.lang)),
         "view": view_request(state),
@@ -300,6 +299,11 @@ def view_from_viewer(scan: Scan, reported: dict[str, Any]) -> View:
 def box_json(box: PixelBox) -> dict[str, float]:
     """A box's corners as the contract writes them (``Box`` of the schema)."""
     return {"xmin": box.x1, "ymin": box.y1, "xmax": box.x2, "ymax": box.y2}
+
+
+def user_box_json(user_box: UserBox) -> dict[str, Any]:
+    """A user's box with its label, as the contract writes it."""
+    return {"label": user_box.label, **box_json(user_box.box)}
 
 
 def user_boxes_of(boxes: list[dict[str, Any]] | None) -> list[UserBox]:

@@ -230,7 +230,7 @@ def submitted_boxes(reported: dict[str, Any] | None, resident: Resident, case: C
     """The boxes the viewer shows, as ``{xmin, ymin, xmax, ymax, label}``, checked to be on the case's picture."""
     if not reported or reported.get("scanKey") != resident.view.scan_token:
         return []
-    boxes = [{**viewer.box_json(u.box), "label": u.label} for u in viewer.user_boxes_of(reported.get("boxes"))]
+    boxes = [viewer.user_box_json(u) for u in viewer.user_boxes_of(reported.get("boxes"))]
     here = (str(reported.get("plane")), int(reported.get("slice") or 0), int(reported.get("frame") or 0))
     if boxes and here != (case.view["plane"], case.view["slice"], case.view["frame"]):
         raise CaseError(N_("Your boxes are on another picture: go back to slice {slice} (the case's picture) "

@@ -306,8 +306,7 @@ def wire_teach_page(h: TeachHandles, host: TeachingHost, demo: gr.Blocks) -> Non
         request = {"plane": str(getattr(view.plane, "value", view.plane)), "slice": view.slice_index or 0,
                    "frame": step, "window": {"center": window.center, "width": window.width}
                    if hasattr(window, "center") else window}
-        boxes = [{**viewer.box_json(u.box), "label": u.label}
-                 for u in state.user_boxes]
+        boxes = [viewer.user_box_json(u) for u in state.user_boxes]
         case_id = guarded(store.add_case)(key, (title or DEFAULT_SET_TITLE).strip(), state.scan_paths, request, boxes,
                                           question, task, reference, state.lang, teacher.series_uid, lang=teacher.lang)
         teacher.saved_case = case_id
