@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import gradio as gr
 
+from medrega_core.errors import N_, MedRegAError
+from medrega_core.i18n import normalize_language, translate
 from ui_components.context import AppContext, ServerOptions
 from ui_components.page import PANEL_CSS, SWITCH_GRADIO_LOCALE_JS, Page, create_page, gradio_strings
 from ui_components.teaching import CLASS_QUEUE_ROOM, NO_NAVBAR_CSS, TeachingHost, mount_teaching_pages
@@ -82,6 +85,8 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
                         help="SQLAlchemy URL of the teaching database (default: a SQLite file in --data-dir)")
     parser.add_argument("--teacher-password", default=os.environ.get("MEDREGA_TEACHER_PASSWORD"),
                         help="opens the teacher's page (default: a token printed at start)")
+    parser.add_argument("--lang", default="en", help="language of the console's messages: en or zh (the page has "
+                                                     "its own switch)")
     args = parser.parse_args(argv)
     auth = None
     if args.auth:
@@ -95,15 +100,20 @@ def parse_options(argv: list[str] | None = None) -> ServerOptions:
                          dicomweb_user=args.dicomweb_user, dicomweb_password=args.dicomweb_password,
                          dicomweb_token=args.dicomweb_token, server=args.server, api_key=args.api_key,
                          server_concurrency=args.server_concurrency, server_timeout=args.server_timeout,
-                         data_dir=args.data_dir, teaching_db=args.teaching_db, teacher_password=args.teacher_password)
+                         data_dir=args.data_dir, teaching_db=args.teaching_db, teacher_password=args.teacher_password,
+                         lang=normalize_language(args.lang))
 
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_options(argv)
     work_root = Path(tempfile.gettempdir()) / "medrega-workbench"
     ctx = AppContext.create(options, work_root)
-    ctx.host.start()
-    teaching = TeachingHost.create(ctx, options.data_dir, options.teaching_db, options.teacher_password)
+    try:
+        teaching = TeachingHost.create(ctx, options.data_dir, options.teaching_db, options.teacher_password)
+    except MedRegAError as error:  # a database that cannot be opened: one line, no traceback, no password
+        print(error.localized(options.lang), file=sys.stderr, flush=True)
+        sys.exit(2)
+    ctx.host.start()  # the model loads only once the app can start
     demo, _page = build_demo(ctx, teaching)
     app, _local, _share = demo.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
@@ -112,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     # The viewer's slice values come from memory, not files: one route beside Gradio's own.
     app.add_route(ROUTE, ctx.scans.endpoint(), methods=["GET"])
     if teaching.key_generated:
-        print(f"Teacher's page: /teach (token {teaching.teacher_key})", flush=True)
+        print(translate(N_("Teacher's page: /teach (token {token})"), options.lang, token=teaching.teacher_key),
+              flush=True)
     demo.block_thread()
 
 

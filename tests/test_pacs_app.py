@@ -4,7 +4,9 @@ driven through ``gradio_client``."""
 from __future__ import annotations
 
 import asyncio
+import html
 import io
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -15,9 +17,15 @@ import pytest
 import requests
 from gradio_client import Client
 from gradio_client.client import Job
+from gradio_client.exceptions import AppError
+from pydicom.uid import generate_uid
 
 from app_fixtures import running_app
+from intake_fixtures import dicom_file, series_datasets, write_series
+from medrega_core.errors import ScanError
+from medrega_core.i18n import translate
 from medrega_core.intake import View, open_scan, picture_values
+from medrega_core.pacs import PacsClient, PacsSettings
 from pacs_fixtures import PASSWORD, USER, PacsContent, pacs  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -135,3 +143,47 @@ def test_panel_errors_come_in_the_users_language_and_the_app_keeps_serving(pacs_
     assert "UID" in str(caught.value) and "有效" in str(caught.value)
     table, _choices, _series = search(client, modality="CR")
     assert [row[1] for row in table["data"]] == ["CR"]
+
+
+def store_series_the_intake_refuses(pacs: PacsContent, folder: Path) -> tuple[str, str]:
+    """A CT series on the PACS whose last slice has another image size (each instance decodes, so the
+    retrieval keeps them all; the intake refuses the series as a whole); its study and series UIDs."""
+    slices = series_datasets(dicom_file("CT_small.dcm"), 4, description="CT with a slice of another size")
+    study = generate_uid()
+    for dataset in slices:
+        dataset.StudyInstanceUID = study
+    odd = slices[-1]
+    odd.PixelData, odd.Rows, odd.Columns = odd.pixel_array[:64, :64].copy().tobytes(), 64, 64
+    for path in write_series(slices, folder):
+        pacs.orthanc.upload(path)
+    return study, str(slices[0].SeriesInstanceUID)
+
+
+def test_a_series_the_intake_refuses_shows_the_intake_message_and_no_scan(pacs_app: str, pacs: PacsContent,
+                                                                          tmp_path: Path) -> None:
+    """As a refused upload: the page without a scan first, then the intake's own message in the user's
+    language, and the app keeps serving."""
+    study, series = store_series_the_intake_refuses(pacs, tmp_path / "files")
+    retrieved = PacsClient(PacsSettings(pacs.orthanc.dicomweb, USER, PASSWORD)).retrieve_series(
+        study, series, tmp_path / "retrieved")
+    assert len(retrieved.paths) == 4 and not retrieved.failed
+    with pytest.raises(ScanError) as refused:
+        open_scan([str(p) for p in retrieved.paths])
+    # The intake names the slice by its retrieved file name (image-0001.dcm...), in whichever order it came.
+    named = html.escape(translate(refused.value.message, "zh", **{**refused.value.params, "name": "NAME"}), quote=False)
+    expected = re.escape(named).replace("NAME", r"image-\d{4}\.dcm")
+
+    client = Client(pacs_app, verbose=False)
+    client.predict("zh", api_name="/set_language")
+    client.predict(pacs.ct_study, pacs.ct_series, api_name="/pacs_open")  # a scan is open before
+    job = client.submit(study, series, api_name="/pacs_open")
+    with pytest.raises(AppError) as shown:
+        job.result()
+    assert re.fullmatch(expected, shown.value.message), shown.value.message
+    assert shown.value.title == translate("Error", "zh")
+    (closed,) = job.outputs()
+    viewer_value = next(o for o in closed if isinstance(o, dict) and "scan" in o)
+    assert viewer_value["scan"] is None and not any(isinstance(o, dict) and o.get("modality") for o in closed)
+
+    outputs = client.predict(pacs.ct_study, pacs.ct_series, api_name="/pacs_open")
+    assert next(o for o in outputs if isinstance(o, dict) and o.get("modality"))["modality"] == "CT"

@@ -1,5 +1,6 @@
 """The case and the conversation in a real browser (Chromium + Playwright against the real app):
-a new upload is a new case, a failed upload closes the open one, Ask waits for the next prompt."""
+a new upload is a new case (without the old scan's modality words), a failed upload closes the open
+one, Ask waits for the next prompt."""
 
 from __future__ import annotations
 
@@ -60,6 +61,20 @@ def test_a_failed_upload_leaves_no_scan_open(page, tmp_path: Path) -> None:
     assert "random.dcm" not in page.locator("#scan-upload").inner_text()
     page.locator("#ask").click()
     page.locator(".toast-body", has_text="Load a scan first").first.wait_for()
+
+
+def test_a_new_upload_empties_the_modality_words_of_the_old_scan(page) -> None:
+    page.reload()  # a new session
+    upload(page, get_testdata_file("CT_small.dcm"))
+    scan_line_says(page, "CT")
+    choose_task(page, "Find objects (text to region)", "objects", "liver")
+    page.locator("#modality textarea").fill("CT")
+    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('in this CT scan')")
+    upload(page, get_testdata_file("MR_small.dcm"))
+    scan_line_says(page, "MR")  # the same event's outputs empty the words
+    assert page.locator("#modality textarea").input_value() == ""
+    page.wait_for_function("document.querySelector('#prompt textarea').value.includes('in this image')")
+    assert page.locator("#objects textarea").input_value() == "liver"  # the question itself stays
 
 
 def test_ask_is_inactive_until_the_follow_up_prompt_is_shown(page) -> None:

@@ -59,6 +59,8 @@ class ServerOptions:
     data_dir: Path | None = None
     teaching_db: str | None = None
     teacher_password: str | None = field(default=None, repr=False)
+    #: The language of the app's console lines (``--lang``); each page has its own switch.
+    lang: str = "en"
 
     def pacs_settings(self) -> PacsSettings | None:
         """The PACS the server was started with (``--dicomweb``), or None."""

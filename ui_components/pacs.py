@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -20,7 +20,7 @@ from medrega_core.i18n import translator
 from medrega_core.pacs import PacsClient, SeriesSummary, StudyQuery, StudySummary
 from ui_components.context import AppContext
 from ui_components.labels import Texts, Translate, plain_error, user_error
-from ui_components.links import PageLinks, Updates
+from ui_components.links import PageLinks, Updates, opening
 from ui_components.state import SessionState
 
 
@@ -48,6 +48,7 @@ class PacsTarget:
     #: ``session(value)``: the viewer's session in the state's value (its language and work folder).
     session: Callable[[Any], SessionState]
     #: ``open_files(paths, value)``: open the retrieved files as that page opens an upload; the updates.
+    #: It may raise :class:`ui_components.links.ScanNotOpened` (the panel runs it inside ``opening``).
     open_files: Callable[[list[str], Any], Updates]
     #: Every widget ``open_files`` may update.
     outputs: set[Any]
@@ -173,7 +174,7 @@ def wire_pacs(h: PacsHandles, ctx: AppContext, target: PacsTarget) -> Any:
         choices = [(series_label(s, _), s.series_uid) for s in series]
         return {h.series: gr.update(choices=choices, value=choices[0][1] if choices else None)}
 
-    def on_open(value: Any, study_uid: str | None, series_uid: str | None) -> dict[Any, Any]:
+    def open_series(value: Any, study_uid: str | None, series_uid: str | None) -> dict[Any, Any]:
         state = target.session(value)
         if not study_uid or not series_uid:
             raise plain_error(N_("Choose a study and a series first."), state.lang)
@@ -191,6 +192,10 @@ def wire_pacs(h: PacsHandles, ctx: AppContext, target: PacsTarget) -> Any:
             gr.Warning(_("Images of this series left out because they could not be retrieved or decoded (damaged on "
                          "the PACS): {count}. The others are open.", count=len(retrieval.failed)))
         return outputs
+
+    def on_open(value: Any, study_uid: str | None, series_uid: str | None) -> Iterator[dict[Any, Any]]:
+        # As an upload: files the intake refuses show the page without a scan, then the intake's message.
+        yield from opening(lambda: open_series(value, study_uid, series_uid))
 
     def api_name(name: str) -> str | bool:
         return name if target.api else False

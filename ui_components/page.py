@@ -88,10 +88,11 @@ class Page:
 
     def open_files(self, ctx: AppContext, files: list[str] | str | None, state: SessionState,
                    series_uid: str | None = None) -> dict[Any, Any]:
-        """Open uploaded (or example) files into the session: every upload is a new case.
+        """Open uploaded (or example, or PACS) files into the session: every upload is a new case.
 
         The upload box is emptied each time, so the next upload holds only its own files (Gradio's
-        multiple-file box would otherwise add them to these). Raises :class:`ScanNotOpened` when the
+        multiple-file box would otherwise add them to these), and so are the modality words of the
+        task panel, which described the previous scan. Raises :class:`ScanNotOpened` when the
         files cannot be opened: the previous scan is then closed too."""
         if not files:
             return {self.viewer.series: gr.update()}
@@ -106,18 +107,19 @@ class Page:
             state.pending_paths = paths
             return {**self.closed_updates(state), **viewer.series_updates(self.viewer, series, translator(state.lang))}
         return {**viewer.opened_updates(self.viewer, state), **self.picture_updates(state, True, True),
-                **chat.cleared(self.chat, state), self.viewer.upload: None}
+                **chat.cleared(self.chat, state), self.viewer.upload: None, self.task.modality: ""}
 
     def closed_updates(self, state: SessionState) -> dict[Any, Any]:
-        """Every widget of :meth:`scan_outputs` showing no scan: empty viewer, table and chat."""
+        """Every widget of :meth:`scan_outputs` showing no scan: empty viewer, table, chat and modality words."""
         h = self.viewer
         return {h.series: gr.update(visible=False, value=None), h.scan_line: "", h.metadata: None, h.upload: None,
-                **self.picture_updates(state, True, True), **chat.cleared(self.chat, state)}
+                self.task.modality: "", **self.picture_updates(state, True, True), **chat.cleared(self.chat, state)}
 
     def scan_outputs(self) -> set[Any]:
         """Every widget :meth:`open_files` may update."""
         h = self.viewer
-        return {h.upload, h.series, h.scan_line, h.metadata, *self.picture_outputs(), *chat.cleared_outputs(self.chat)}
+        return {h.upload, h.series, h.scan_line, h.metadata, self.task.modality, *self.picture_outputs(),
+                *chat.cleared_outputs(self.chat)}
 
     def links(self, ctx: AppContext) -> PageLinks:
         """What the panels may use of the page."""

@@ -20,11 +20,12 @@ from typing import Any, Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, event, make_url, select, update
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from medrega_core.errors import N_
+from medrega_core.errors import N_, MedRegAError
 from medrega_core.intake import Scan, open_scan
 from medrega_core.tasks import Task
 from medrega_core.teaching.casefiles import store_deidentified
@@ -43,6 +44,10 @@ MAX_NAME_LENGTH = 40
 SCAN_CACHE_SIZE = 8
 
 
+class TeachingDatabaseError(MedRegAError):
+    """The teaching database cannot be opened: its URL, its driver or its server."""
+
+
 def migrate(engine: Any) -> None:
     """Bring the database at ``engine`` to the newest schema (Alembic ``upgrade head``)."""
     config = Config()
@@ -50,6 +55,46 @@ def migrate(engine: Any) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def shown_url(url: URL) -> str:
+    """The database URL as a message may show it: without password and query (which may hold secrets)."""
+    return url.set(query={}).render_as_string(hide_password=True)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on the database at ``url``, migrated to the newest schema.
+
+    Raises :class:`TeachingDatabaseError` naming the problem (an unreadable URL, an unknown database, a
+    driver not installed, a database that does not answer); its message never holds the password.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TeachingDatabaseError(N_("The teaching database URL cannot be read; write it as "
+                                       "dialect+driver://user:password@host/database.")) from None
+    shown = shown_url(parsed)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    try:
+        # A class submits at once: SQLite then serialises writers, who wait instead of failing.
+        engine = create_engine(parsed, connect_args={"timeout": 60, "check_same_thread": False} if sqlite else {})
+    except NoSuchModuleError:
+        raise TeachingDatabaseError(N_("The teaching database URL {url} names a database kind that SQLAlchemy "
+                                       "does not know."), url=shown) from None
+    except ImportError as error:
+        raise TeachingDatabaseError(N_("The driver of the teaching database {url} is not installed (Python module "
+                                       "{module}): install it beside the app."), url=shown,
+                                    module=error.name or parsed.get_driver_name()) from None
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_wal)
+    try:
+        migrate(engine)
+    except DBAPIError:
+        # The driver's own message may quote the login: only the URL without its password is named.
+        engine.dispose()
+        raise TeachingDatabaseError(N_("The teaching database {url} cannot be opened: is its server running, and are "
+                                       "the address, user, password and database name right?"), url=shown) from None
+    return engine
 
 
 def _utc(moment: datetime) -> datetime:
@@ -166,14 +211,10 @@ class TeachingStore:
     """Cases, sessions and answers in the database at ``url``; case files under ``files_root``."""
 
     def __init__(self, url: str, files_root: Path) -> None:
+        """Raises :class:`TeachingDatabaseError` when the database cannot be opened (see :func:`open_database`)."""
+        self.engine = open_database(url)
         self.files_root = Path(files_root)
         self.files_root.mkdir(parents=True, exist_ok=True)
-        sqlite = url.startswith("sqlite")
-        # A class submits at once: SQLite then serialises writers, who wait instead of failing.
-        self.engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False} if sqlite else {})
-        if sqlite:
-            event.listen(self.engine, "connect", _sqlite_wal)
-        migrate(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._scans: OrderedDict[int, Scan] = OrderedDict()
         self._scan_lock = threading.Lock()
