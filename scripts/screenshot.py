@@ -30,7 +30,9 @@ from app_fixtures import running_app  # noqa: E402
 from medrega_core.examples import list_examples  # noqa: E402
 from medrega_core.tasks import Task  # noqa: E402
 from teaching_fixtures import prepare_cases, teaching_app  # noqa: E402
-from test_teaching_browser import DRAWN, TEACHER_PAGE_SIZE, draw_box, join, new_page, resident_page, start_session, submit  # noqa: E402
+from test_teaching_browser import (  # noqa: E402
+    DRAWN, TEACHER_PAGE_SIZE, draw_box, join, new_page, resident_page, start_session, submit,
+)
 from test_viewer_answers_browser import choose_task  # noqa: E402
 from trained_checkpoint import make_trained_checkpoint  # noqa: E402
 from viewer_fixtures import launch_browser, open_app, wait_rendered  # noqa: E402
@@ -83,8 +85,8 @@ def teaching_screenshots(browser, url: str) -> dict[str, bytes]:
         submit(page)
     first = next(iter(residents.values()))
     first.locator("#class-result").scroll_into_view_if_needed()
-    teacher.wait_for_function(
-        f"document.querySelector('#teach-progress')?.innerText.includes('{len(DRAWN)} of {len(DRAWN)} residents submitted')")
+    everyone = f"{len(DRAWN)} of {len(DRAWN)} residents submitted"
+    teacher.wait_for_function(f"document.querySelector('#teach-progress')?.innerText.includes({everyone!r})")
     return {"teaching-overview.png": teacher.locator("#teach-overview").screenshot(),
             "teaching-resident.png": first.screenshot(full_page=True)}
 
@@ -96,7 +98,7 @@ def main() -> None:
         checkpoint = make_trained_checkpoint(folder / "trained-tiny-checkpoint")
         browser = launch_browser(playwright)
         try:
-            with running_app(checkpoint, folder / "app.log") as url:
+            with running_app(checkpoint, folder / "app.log", "--data-dir", str(folder / "workbench-data")) as url:
                 save_png(workbench_screenshot(browser, url), DOCS / "screenshot.png")
             with teaching_app(checkpoint, folder / "data", folder / "teaching.log") as url:
                 for name, png in teaching_screenshots(browser, url).items():
