@@ -227,15 +227,17 @@ def _stream_span(pieces: Iterable[Any]) -> StreamSpan:
 
 
 def _assert_streamed_at_once(spans: list[StreamSpan], what: str) -> None:
-    """Every answer's first piece arrived before every other answer's last piece: at one moment all of
-    them were being streamed. A client that asks one question after another, or a server that takes one
+    """At some moment at least two answers were being streamed: one answer's first piece arrived between
+    another's first and last. A client that asks one question after another, or a server that takes one
     request after another, cannot show this (the next answer's first piece comes after the previous one's
     last), however busy the machine: the arrivals are the client's own, nothing samples the server. An
     engine decoding one answer at a time can still stream them at once (vLLM's API server streams behind
     it): that is what ``test_questions_asked_at_once_share_the_servers_steps`` asks."""
+    overlapping = any(other is not span and other.first <= span.first <= other.last
+                      for span in spans for other in spans)
     start = min(span.first for span in spans)
     shown = ", ".join(f"{span.first - start:.1f}-{span.last - start:.1f} s" for span in spans)
-    assert max(span.first for span in spans) < min(span.last for span in spans), f"{what} ({shown})"
+    assert overlapping, f"{what} ({shown})"
 
 
 def test_several_sessions_are_answered_at_once(server: VllmServer, conformance_dir: Path) -> None:
