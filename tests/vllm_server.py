@@ -90,13 +90,24 @@ class VllmServer:
 
     def requests(self) -> tuple[int, int]:
         """(running, waiting) requests, from the server's Prometheus metrics."""
-        text = httpx.get(self.url + "/metrics", timeout=5).text
         counts = {kind: int(float(value)) for kind, value in
-                  re.findall(r"^vllm:num_requests_(running|waiting)\{[^}]*\}\s+(\S+)$", text, re.MULTILINE)}
+                  re.findall(r"^vllm:num_requests_(running|waiting)\{[^}]*\}\s+(\S+)$", self._metrics(), re.MULTILINE)}
         return counts.get("running", 0), counts.get("waiting", 0)
 
     def generated_tokens(self) -> int:
         """Tokens the server has generated since it started, from its metrics."""
-        text = httpx.get(self.url + "/metrics", timeout=5).text
-        found = re.search(r"^vllm:generation_tokens_total\{[^}]*\}\s+(\S+)$", text, re.MULTILINE)
+        found = re.search(r"^vllm:generation_tokens_total\{[^}]*\}\s+(\S+)$", self._metrics(), re.MULTILINE)
         return int(float(found.group(1))) if found else 0
+
+    def shared_steps(self) -> int:
+        """Engine steps since the start that handled 2 to 8 tokens, from vLLM's histogram of tokens per
+        step (``vllm:iteration_tokens_total``: every step is counted, nothing is sampled). A step decoding
+        one answer handles 1 token and a question's prompt tens or hundreds, so these are steps that
+        decoded several answers together (besides at most one per question whose prompt was cached but
+        for a few tokens)."""
+        buckets = dict(re.findall(r'^vllm:iteration_tokens_total_bucket\{[^}]*le="([^"]+)"[^}]*\}\s+(\S+)$',
+                                  self._metrics(), re.MULTILINE))
+        return int(float(buckets.get("8.0", 0)) - float(buckets.get("1.0", 0)))
+
+    def _metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=5).text
