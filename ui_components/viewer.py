@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ import gradio as gr
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.export import PLANE_TITLES, Measurement
 from medrega_core.i18n import translate, translator
-from medrega_core.intake import MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, picture_values, render, resolve_window
+from medrega_core.intake import (
+    MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, WindowPreset, picture_frame, render, resolve_window,
+)
 from medrega_core.render import propose_box
 from medrega_core.tasks import PixelBox
 from ui_components.context import AppContext
@@ -161,16 +164,28 @@ def viewer_texts(_: Translate, lang: str) -> dict[str, str]:
 # ---- what the viewer is told ----
 
 def plane_info(scan: Scan) -> dict[str, dict[str, Any]]:
-    """Per plane: picture size, slice count, mm per pixel and edge letters (from the middle slice).
-    It cuts a picture per plane, so it runs once, when the scan opens."""
+    """Per plane: picture size, slice count, mm per pixel and edge letters (of the middle slice), known
+    from the geometry alone (no values read: a series still loading has them at once)."""
     info = {}
     for plane in scan.planes:
-        cut = picture_values(scan, View(plane=plane))
-        spacing = cut.geometry.mm_per_picture_pixel
-        info[plane.value] = {"width": cut.geometry.width, "height": cut.geometry.height,
+        frame = picture_frame(scan, View(plane=plane))
+        spacing = frame.geometry.mm_per_picture_pixel
+        info[plane.value] = {"width": frame.geometry.width, "height": frame.geometry.height,
                              "slices": scan.num_slices(plane), "spacing": spacing[0] if spacing else None,
-                             "orientation": cut.orientation}
+                             "orientation": frame.orientation}
     return info
+
+
+def is_loading(scan: Scan) -> bool:
+    """True while slices of a series opened in the background are still being decoded."""
+    return scan.loading is not None and not scan.loading.complete
+
+
+def ready_presets(scan: Scan) -> list[str]:
+    """The window presets the viewer gets now: the automatic window needs every value of the scan, so
+    it comes once a series has loaded."""
+    loading = is_loading(scan)
+    return [name for name in scan.presets if not (loading and name == WindowPreset.AUTO.value)]
 
 
 def window_value(window: Window | None) -> dict[str, float] | None:
@@ -202,12 +217,12 @@ def plane_labels(scan: Scan, planes: dict[str, Any], _: Translate) -> dict[str, 
 
 def scan_descriptor(scan: Scan, token: str, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
     presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
-               for name in scan.presets]
+               for name in ready_presets(scan)]
     steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
     return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
             "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
             "planes": plane_labels(scan, planes, _), "steps": steps, "frameTimeMs": frame_time_ms(scan),
-            "presets": presets, "defaultWindow": window_value(scan.default_window)}
+            "presets": presets, "defaultWindow": window_value(scan.default_window), "loading": is_loading(scan)}
 
 
 def view_request(state: SessionState) -> dict[str, Any]:
@@ -368,7 +383,7 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str],
     choices when the upload holds several series. Raises the intake's error when it cannot be opened."""
     previous = state.scan_token
     try:
-        state.open(paths, series_uid=series_uid)
+        state.open(paths, series_uid=series_uid, background=True)
     except MultipleSeriesError as error:
         return list(error.choices)
     give_viewer_the_scan(state, ctx, previous)
@@ -410,6 +425,21 @@ def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
             h.metadata: state.scan.info.to_dict()}
 
 
+def loaded_updates(state: SessionState, links: PageLinks) -> Iterator[dict[Any, Any]]:
+    """Once the series opened in the background has every slice decoded: the viewer's value again (the
+    automatic window preset, reformatted planes ready). Slices that could not be decoded are reported in
+    a warning; the others stay viewable. Nothing when another scan was opened meanwhile."""
+    scan = state.scan
+    failed = None if scan is None or scan.loading is None else scan.loading.settle()
+    if failed is None or state.scan is not scan:
+        return
+    if failed:
+        reason = failed[0].localized(state.lang) if isinstance(failed[0], MedRegAError) else ""
+        gr.Warning(html.escape(translate(N_("{count} of the {total} slices cannot be shown. {reason}"), state.lang,
+                                         count=len(failed), total=scan.loading.count, reason=reason), quote=False))
+    yield links.picture_updates(state)
+
+
 def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
     """The View of a script's /set_view request ``{plane, slice, frame, preset | center + width}``."""
     request = request or {}
@@ -426,10 +456,12 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
 
     def on_files(files: list[str] | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         yield from opening(lambda: links.open_files(files, state))
+        yield from loaded_updates(state, links)
 
     def on_series(series_uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         # Closing the dropdown without a choice sends no series: nothing changes.
         yield from opening(lambda: links.open_files(state.pending_paths if series_uid else None, state, series_uid))
+        yield from loaded_updates(state, links)
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
