@@ -76,6 +76,8 @@ VIEWER_TEXTS = {
     "overlay.time": N_("Time"),
     "overlay.window": N_("W/L"),
     "overlay.zoom": N_("Zoom"),
+    "overlay.loading": N_("Loading"),
+    "plane.wait": N_("This plane is cut across the slices: it appears once every slice has loaded."),
     "box.name": N_("Name of this box"),
     "error.load": N_("This picture could not be loaded from the server; try again."),
     "plane.axial": N_("Axial"),

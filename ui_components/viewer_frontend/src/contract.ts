@@ -47,6 +47,8 @@ export interface ScanDescriptor {
   frameTimeMs: number | null;
   presets: Preset[];
   defaultWindow: WindowValue | null;
+  /** True while the server still decodes slices of a series opened in the background: pictures of a plane cut across the slices wait for all of them. */
+  loading: boolean;
 }
 
 export interface ViewRequest {

@@ -35,6 +35,12 @@ export class Stack {
     this.step = 0;
   }
 
+  /** A newer descriptor of the scan shown (its series has finished loading: presets, planes ready). */
+  renew(scan: ScanDescriptor): void {
+    registerScan(scan);
+    this.scan = scan;
+  }
+
   close(): void {
     this.stopCine();
     if (this.scan) {
