@@ -72,10 +72,14 @@ def test_a_damaged_slice_in_the_middle_is_reported_and_the_others_stay_viewable(
     assert [type(error) for error in failed] == [CorruptFileError] and name in failed[0].localized("en")
     assert failed[0].localized("zh") != failed[0].localized("en")
     with pytest.raises(CorruptFileError):
-        render(scan, View(slice_index=3))
-    with pytest.raises(CorruptFileError):
         render(scan, View(plane="coronal"))
-    assert render(scan, View(slice_index=4)).rgb.shape == render(scan, View(slice_index=8)).rgb.shape
+    refused = []
+    for index in range(12):
+        try:
+            render(scan, View(slice_index=index))
+        except CorruptFileError:
+            refused.append(index)
+    assert len(refused) == 1  # only the damaged slice; the other eleven render
 
 
 def test_a_slice_asked_for_is_decoded_at_once_while_the_thread_is_busy() -> None:
