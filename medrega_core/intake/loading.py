@@ -4,7 +4,8 @@ A series opened in the background is usable once its headers are read and sorted
 the whole (empty) volume and a :class:`SliceLoading` that fills it. Whoever needs slices
 (:meth:`SliceLoading.wait_for`) gets them decoded now when nobody has started them, or waits for the
 thread decoding them; a slice that cannot be decoded raises its ``ScanError`` to whoever needs it and
-is kept as :attr:`SliceLoading.failed`, while the other slices go on loading.
+is kept as :attr:`SliceLoading.failed` (its place in the volume holds padding), while the other slices
+go on loading.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class SliceLoading:
             error = self._errors.get(slot)
             if error is not None:
                 raise error
+
+    def load_all(self) -> list[Exception]:
+        """Return once every slice is decoded or has failed (decoding those nobody has started), with the
+        failures in stored order; for what needs the whole volume but not every slice (its lowest value)."""
+        for slot in range(self.count):
+            self._load(slot)
+        return self.failed
 
     def settle(self) -> list[Exception] | None:
         """Wait until every slice is decoded or has failed and return the failures, in stored order;

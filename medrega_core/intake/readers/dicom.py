@@ -550,22 +550,27 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits, backgro
 
 def _slice_decoder(ordered: list[DicomPart], voxels: np.ndarray, colour: bool) -> Callable[[int], None]:
     """``decode(slot)``: the file of stored slice ``slot`` decoded into ``voxels[slot]``; its encoded
-    pixels are let go once decoded."""
+    pixels are let go once decoded. A slice that cannot be decoded becomes padding (NaN, black for
+    colour), so passes over the whole volume (lowest value, automatic window) skip it."""
     pending: list[DicomPart | None] = list(ordered)
 
     def decode(slot: int) -> None:
         part = pending[slot]
-        pixels = _decode(part)
-        if pixels.shape[1:] != voxels.shape[1:]:
-            raise SeriesMismatchError(
-                N_("{name} does not match the other files of the series (image size or number of frames differ)."),
-                name=part.name,
-            )
+        pending[slot] = None
+        try:
+            pixels = _decode(part)
+            if pixels.shape[1:] != voxels.shape[1:]:
+                raise SeriesMismatchError(
+                    N_("{name} does not match the other files of the series (image size or number of frames differ)."),
+                    name=part.name,
+                )
+        except ScanError:
+            voxels[slot] = 0 if colour else np.nan
+            raise
         if colour:
             voxels[slot] = pixels[0]
         else:
             _modality_values(part.dataset, pixels, voxels[slot : slot + 1])
-        pending[slot] = None
     return decode
 
 
