@@ -24,6 +24,8 @@ export class Stack {
   /** The picture last drawn. */
   lastRendered: string | null = null;
   private cineTimer: number | null = null;
+  /** Pictures the server refused (a slice found damaged): settled, so the progress mark does not wait for them. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly viewport: () => StackViewport, private readonly changed: () => void) {}
 
@@ -49,6 +51,7 @@ export class Stack {
     }
     this.scan = null;
     this.lastRendered = null;
+    this.refused.clear();
     // The viewport keeps its last picture until told otherwise: an empty viewer is blank.
     const canvas = this.viewport().canvas;
     canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
@@ -135,9 +138,13 @@ export class Stack {
     return imageId && !this.switching && cache.getImage(imageId) ? imageId : undefined;
   }
 
-  /** Pictures of the shown stack already in the browser. */
+  /** Pictures of the shown stack already in the browser or refused by the server. */
   loaded(): number {
-    return this.scan ? this.viewport().getImageIds().filter((id) => cache.getImage(id)).length : 0;
+    return this.scan ? this.viewport().getImageIds().filter((id) => cache.getImage(id) || this.refused.has(id)).length : 0;
+  }
+
+  refuse(imageId: string): void {
+    this.refused.add(imageId);
   }
 
   /** Move ``delta`` pictures through the stack (slices, or frames of a cine), clamped at the ends. */

@@ -277,18 +277,28 @@ export class Viewer {
       this.stack.lastRendered = this.stack.currentImageId() ?? null;
       this.overlay.update(this.overlayFacts());
     });
-    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, (event: Event) => {
-      const { imageId, error } = (event as CustomEvent).detail ?? {};
-      if (!this.stack.scan || !String(imageId ?? '').includes(`:${this.stack.scan.key}/`)) return;
-      this.overlay.message(error instanceof PictureRefused ? error.message : this.value.texts['error.load'] ?? '');
-    });
-    // The progress mark follows the pictures arriving (at most once a frame).
+    // The progress mark follows the pictures arriving or refused (at most once a frame).
     let progressQueued = false;
-    eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, () => {
+    const progress = () => {
       if (progressQueued) return;
       progressQueued = true;
       requestAnimationFrame(() => { progressQueued = false; this.overlay.update(this.overlayFacts()); });
+    };
+    const ours = (imageId: unknown) => Boolean(this.stack.scan) && String(imageId ?? '').includes(`:${this.stack.scan!.key}/`);
+    // Any load of a picture (prefetch included) that failed: a refused one is settled for the progress mark.
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, (event: Event) => {
+      const { imageId, error } = (event as CustomEvent).detail ?? {};
+      if (!ours(imageId)) return;
+      if (error instanceof PictureRefused) this.stack.refuse(imageId);
+      progress();
     });
+    // The picture shown failed: say why over it.
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, (event: Event) => {
+      const { imageId, error } = (event as CustomEvent).detail ?? {};
+      if (!ours(imageId)) return;
+      this.overlay.message(error instanceof PictureRefused ? error.message : this.value.texts['error.load'] ?? '');
+    });
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, progress);
     const toolOf = (event: Event) =>
       ((event as CustomEvent).detail?.annotation as Annotation | undefined)?.metadata?.toolName ?? '';
     const measured = [TOOLS.length, TOOLS.probe];
