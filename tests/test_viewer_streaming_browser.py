@@ -74,19 +74,23 @@ def test_the_first_picture_shows_while_slices_arrive_with_a_progress_mark(page, 
     state = upload(page, long_series)
     assert state["numSlices"] == SLICES and state["slice"] == SLICES // 2
     assert f"{SLICES // 2 + 1}/{SLICES}" in page.locator(CORNER).inner_text()
-    middle = canvas_pixels(page).astype(float)
-    scroll_to(page, 0)  # far from the first picture, maybe before it has arrived
+    scroll_to(page, 0)  # far from the first picture, before it has arrived in the browser
     wait_rendered(page)
-    shown = canvas_pixels(page).astype(float)
-    # Slice n's values are the template's plus n: in the header's 100-wide window, slice 0 is clearly darker.
-    assert shown.std() > 10 and middle.mean() - shown.mean() > 5
-    screenshot(page, shots, "streaming-slice-0")
+    assert viewer_state(page)["slice"] == 0
     page.wait_for_function("(n) => window.medregaViewer.state().loaded === n", arg=SLICES)
     page.wait_for_function("(corner) => !document.querySelector(corner).textContent.includes('Loading')", arg=CORNER)
     marks = page.evaluate("window.progressMarks")
     assert marks and all(mark.endswith(f"/{SLICES}") for mark in marks)
     assert int(marks[0].split()[1].split("/")[0]) < SLICES  # shown while slices were still arriving
     assert f"1/{SLICES}" in page.locator(CORNER).inner_text()
+    wait_rendered(page)
+    first = canvas_pixels(page).astype(float)
+    screenshot(page, shots, "streaming-slice-0")
+    scroll_to(page, SLICES // 2)
+    wait_rendered(page)
+    middle = canvas_pixels(page).astype(float)
+    # Slice n's values are the template's plus n: in the header's 100-wide window, slice 0 is clearly darker.
+    assert first.std() > 10 and middle.mean() - first.mean() > 5
 
 
 def test_a_damaged_slice_found_while_loading_is_reported_and_the_others_show(page, damaged_series, shots) -> None:
@@ -111,6 +115,7 @@ def test_a_damaged_slice_found_while_loading_is_reported_and_the_others_show(pag
     notice = page.locator("#scan-viewer .medrega-notice")
     notice.wait_for(state="visible")
     assert name in notice.inner_text() and "cannot be decoded" in notice.inner_text()
+    assert canvas_pixels(page).max() == 0  # not the previous slice in its place
     screenshot(page, shots, "streaming-damaged")
     neighbour = refused[0] + 1
     scroll_to(page, neighbour)

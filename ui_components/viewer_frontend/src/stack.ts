@@ -52,7 +52,12 @@ export class Stack {
     this.scan = null;
     this.lastRendered = null;
     this.refused.clear();
-    // The viewport keeps its last picture until told otherwise: an empty viewer is blank.
+    this.blank();
+  }
+
+  /** The viewport keeps its last picture until told otherwise: an empty viewer, or a picture that
+   * cannot be shown, is blank. */
+  blank(): void {
     const canvas = this.viewport().canvas;
     canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
   }

@@ -292,10 +292,11 @@ export class Viewer {
       if (error instanceof PictureRefused) this.stack.refuse(imageId);
       progress();
     });
-    // The picture shown failed: say why over it.
+    // The picture to show failed: not the previous one in its place, and why over it.
     eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, (event: Event) => {
       const { imageId, error } = (event as CustomEvent).detail ?? {};
       if (!ours(imageId)) return;
+      if (imageId === this.stack.currentImageId()) this.stack.blank();
       this.overlay.message(error instanceof PictureRefused ? error.message : this.value.texts['error.load'] ?? '');
     });
     eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, progress);
