@@ -82,6 +82,12 @@ def test_every_picture_equals_the_series_decoded_at_once(series) -> None:
         assert_same_picture(lazy, eager, View(slice_index=index))
     for plane in ("coronal", "sagittal"):
         assert_same_picture(lazy, eager, View(plane=plane))
+    # Padding shows as the series' lowest value (slice n holds the template's values plus n, so each
+    # slice's own lowest value is another): the rule of pictures decoded at once, kept while loading.
+    lowest = np.nanmin(eager.voxels)
+    for index in (0, SLICES // 2, SLICES - 1):
+        later = open_scan(series, background=True)
+        assert picture_values(later, View(slice_index=index)).values.min() == lowest
     assert lazy.loading.settle() == [] and lazy.loading.complete
     np.testing.assert_array_equal(lazy.voxels, eager.voxels)
     assert np.isnan(eager.voxels).any() and lazy.padding_value == eager.padding_value
