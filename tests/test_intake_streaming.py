@@ -20,7 +20,7 @@ from medrega_core.intake import CorruptFileError, View, Window, open_scan, pictu
 from medrega_core.intake.loading import SliceLoading
 from medrega_core.session import Session
 from medrega_core.tasks import Task
-from tests.intake_fixtures import dicom_file, series_datasets, write_series
+from intake_fixtures import dicom_file, series_datasets, write_series
 from ui_components.viewer_data import encode_values
 from viewer_fixtures import ct_series_512
 
