@@ -40,6 +40,8 @@ FOLLOW_SECONDS = 2.0
 SECRETS = [REFERENCE_ANSWER, "vertebral body", "<ref>liver", "liver [1]", re.compile(r'"label":\s*"liver"')]
 #: Each resident's box on the 128 x 128 picture (picture pixels).
 DRAWN = {"Ann": (32, 42, 92, 98), "Bo": (20, 30, 70, 80), "Chen": (60, 60, 120, 120)}
+#: The teacher's window (scripts/screenshot.py takes the docs' overview at it too).
+TEACHER_PAGE_SIZE = (1500, 1400)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 #: Every text the page's scripts receive (fetch bodies, streamed chunks, server-sent events).
@@ -84,6 +86,36 @@ def new_page(browser, url: str, size=(1400, 1300)):
     return page
 
 
+def start_session(teacher) -> str:
+    """Unlock the teacher's page and start a session of the prepared case set; its join code."""
+    teacher.fill("#teach-key input", TEACHER_PASSWORD)
+    teacher.click("#teach-run-button")
+    teacher.wait_for_function("document.querySelector('#teach-set input')?.value.includes('Class test')")
+    teacher.click("#teach-start")
+    teacher.wait_for_function("/^[A-Z0-9]{6}$/.test(document.querySelector('#teach-session-code textarea')?.value)")
+    return teacher.locator("#teach-session-code textarea").input_value()
+
+
+def resident_page(browser, url: str, code: str):
+    """A resident's page opened from the session's link, its join code filled in."""
+    page = new_page(browser, f"{url}class?code={code}")
+    page.wait_for_function(f"document.querySelector('#class-join-code textarea')?.value === {code!r}")
+    return page
+
+
+def join(page, name: str) -> None:
+    page.fill("#class-name textarea", name)
+    page.click("#class-join")
+    page.wait_for_function("document.querySelector('#class-case h3') !== null")
+
+
+def submit(page) -> str:
+    """Submit the resident's answer; the scored result the page then shows."""
+    page.click("#class-submit")
+    page.wait_for_function("document.querySelector('#class-result')?.innerText.includes('IoU')")
+    return page.locator("#class-result").inner_text()
+
+
 def case_line(page) -> str:
     """The case's heading and question (empty while none is shown)."""
     return page.evaluate("document.querySelector('#class-case h3') ? document.querySelector('#class-case').innerText : ''")
@@ -113,25 +145,17 @@ def test_a_class_of_three_runs_a_two_case_session(browser, trained_checkpoint: P
     expected: dict[str, float] = {}
     with teaching_app(trained_checkpoint, data, tmp_path / "first.log", port=port) as url:
         case_ids = prepare_cases(Client(url, verbose=False))
-        teacher = new_page(browser, url + "teach", (1500, 1400))
-        teacher.fill("#teach-key input", TEACHER_PASSWORD)
-        teacher.click("#teach-run-button")
-        teacher.wait_for_function("document.querySelector('#teach-set input')?.value.includes('Class test')")
-        teacher.click("#teach-start")
-        teacher.wait_for_function("/^[A-Z0-9]{6}$/.test(document.querySelector('#teach-session-code textarea')?.value)")
-        code = teacher.locator("#teach-session-code textarea").input_value()
+        teacher = new_page(browser, url + "teach", TEACHER_PAGE_SIZE)
+        code = start_session(teacher)
         assert f"/class?code={code}" in teacher.locator("#teach-join").inner_text()
 
         residents = {}
         for name in DRAWN:
-            page = new_page(browser, f"{url}class?code={code}")
-            page.wait_for_function(f"document.querySelector('#class-join-code textarea')?.value === {code!r}")
+            page = resident_page(browser, url, code)
             if name == "Chen":
                 page.locator("#class-language").get_by_text("中文").click()
                 page.wait_for_function("document.querySelector('#class-submit')?.innerText.trim() === '提交'")
-            page.fill("#class-name textarea", name)
-            page.click("#class-join")
-            page.wait_for_function("document.querySelector('#class-case h3') !== null")
+            join(page, name)
             residents[name] = page
         assert "Case 1 of 2" in case_line(residents["Ann"]) and "spleen" in case_line(residents["Ann"])
         assert CJK.search(case_line(residents["Chen"])), case_line(residents["Chen"])
@@ -142,9 +166,7 @@ def test_a_class_of_three_runs_a_two_case_session(browser, trained_checkpoint: P
             for other in residents.values():  # nobody has the answers before their own submit
                 if other is page or other.locator("#class-result").inner_text().strip() == "":
                     assert leaks(traffic(other) + other.content() + "".join(r.text() for r in other.documents)) == []
-            page.click("#class-submit")
-            page.wait_for_function("document.querySelector('#class-result')?.innerText.includes('IoU')")
-            result = page.locator("#class-result").inner_text()
+            result = submit(page)
             assert re.search(rf"IoU\D*{expected[name]:.2f}", result), (name, result)
             assert REFERENCE_ANSWER in result and "liver [1]" in result
         residents["Ann"].locator("#class-result").scroll_into_view_if_needed()

@@ -1,9 +1,9 @@
 """Viewer defects of issue 18, each reproduced in a real browser (Debian Chromium at 1600 x 1000, the real app).
 
-Each test failed on the viewer bundle before its fix: a new scan that kept the last one's camera, keys
-that needed a click first, the stray box a proposal left behind, Delete removing a box of its own
-making, an unreadable help panel, a failed upload that left the old picture, and a cine that ignored
-the file's frame time.
+Each test failed before its fix: a new scan that kept the last one's camera, keys that needed a click
+first, the stray box a proposal left behind, Delete removing a box of its own making, an unreadable help
+panel, orientation letters and tool bar restyled by the page's theme, a failed upload that left the old
+picture, and a cine that ignored the file's frame time.
 """
 
 from __future__ import annotations
@@ -122,6 +122,23 @@ def test_the_help_panel_is_readable(page) -> None:
         text = relative_luminance(element.evaluate("(e) => getComputedStyle(e).color"))
         contrast = (max(text, background) + 0.05) / (min(text, background) + 0.05)
         assert contrast >= 7, (element.inner_text(), contrast)  # WCAG AAA for small text
+
+
+def contrast_on_black(rgb: str) -> float:
+    return (relative_luminance(rgb) + 0.05) / 0.05
+
+
+def test_the_page_theme_leaves_the_viewers_letters_and_tool_bar_alone(page) -> None:
+    """The orientation letters stay the overlay's yellow on the black picture (Gradio's text colour made
+    them dark grey, unreadable), and the tool bar keeps its small buttons (Gradio's large ones crowded it)."""
+    upload(page, get_testdata_file("CT_small.dcm"))
+    letters = page.locator("#scan-viewer .medrega-edge").all()
+    shown = [(e.inner_text(), e.evaluate("(e) => getComputedStyle(e).color")) for e in letters if e.inner_text()]
+    assert sorted(letter for letter, _ in shown) == ["A", "L", "P", "R"]
+    assert all(contrast_on_black(colour) >= 7 for _, colour in shown), shown
+    sizes = page.locator("#scan-viewer .medrega-toolbar button").evaluate_all(
+        "(buttons) => buttons.map((b) => getComputedStyle(b).fontSize)")
+    assert set(sizes) == {"13px"}, sizes
 
 
 def test_a_failed_upload_leaves_an_empty_viewer_without_an_error_badge(page, series, tmp_path) -> None:

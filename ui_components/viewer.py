@@ -151,7 +151,8 @@ def scan_viewer(ctx: AppContext, elem_id: str = "scan-viewer") -> gr.HTML:
     """The Cornerstone3D viewer component (one per page: its script is ``window.medregaViewer``)."""
     gr.set_static_paths([str(BUNDLE.parent)])
     return gr.HTML(value=empty_value(), html_template="", js_on_load=VIEWER_JS, head=bundle_head(), elem_id=elem_id,
-                   server_functions=[ctx_propose(ctx)])
+                   # Gradio's prose styles would win over the viewer's own (dark letters, large buttons).
+                   apply_default_css=False, server_functions=[ctx_propose(ctx)])
 
 
 def empty_value(lang: str = "en") -> dict[str, Any]:

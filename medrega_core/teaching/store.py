@@ -212,9 +212,9 @@ class TeachingStore:
 
     def __init__(self, url: str, files_root: Path) -> None:
         """Raises :class:`TeachingDatabaseError` when the database cannot be opened (see :func:`open_database`)."""
-        self.engine = open_database(url)
         self.files_root = Path(files_root)
-        self.files_root.mkdir(parents=True, exist_ok=True)
+        self.files_root.mkdir(parents=True, exist_ok=True)  # first: the default SQLite file lies in its parent
+        self.engine = open_database(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._scans: OrderedDict[int, Scan] = OrderedDict()
         self._scan_lock = threading.Lock()
