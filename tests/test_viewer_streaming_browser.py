@@ -73,6 +73,7 @@ def scroll_to(page, index: int) -> None:
 def test_the_first_picture_shows_while_slices_arrive_with_a_progress_mark(page, long_series, shots) -> None:
     state = upload(page, long_series)
     assert state["numSlices"] == SLICES and state["slice"] == SLICES // 2
+    screenshot(page, shots, "streaming-first-picture")
     assert f"{SLICES // 2 + 1}/{SLICES}" in page.locator(CORNER).inner_text()
     scroll_to(page, 0)  # far from the first picture, before it has arrived in the browser
     wait_rendered(page)
