@@ -13,7 +13,6 @@ Prints the medians and the ratio streaming / at once per step (under 1: streamin
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -48,29 +47,31 @@ def timed_open(paths: list[Path], background: bool) -> list[float]:
     return [mark - start for mark in marks]
 
 
+def compare(folder: Path, slices: int, rounds: int, padding: bool) -> None:
+    """Print the medians of both ways and their ratio for one series written under ``folder``."""
+    paths = ct_series_512(folder, count=slices, padding=padding)
+    times: dict[bool, list[list[float]]] = {False: [], True: []}
+    for _ in range(rounds):
+        for background in (False, True):
+            times[background].append(timed_open(paths, background))
+    medians = {way: [statistics.median(column) for column in zip(*rows)] for way, rows in times.items()}
+    name = "padded" if padding else "without padding"
+    for background, label in ((False, "at once"), (True, "streaming")):
+        print(f"{name:<16}{label:<11}" + "".join(f"{value:>15.3f}" for value in medians[background]))
+    ratios = [streaming / at_once for streaming, at_once in zip(medians[True], medians[False])]
+    print(f"{name:<16}{'ratio':<11}" + "".join(f"{ratio:>15.2f}" for ratio in ratios))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slices", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--slices", type=int, default=300, help="slices per series")
+    parser.add_argument("--rounds", type=int, default=5, help="opens each way per series")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="series_open_"))
-    try:
-        print(f"{args.slices} slices of 512x512, medians of {args.rounds} alternating rounds, seconds")
-        print(f"{'series':<16}{'way':<11}" + "".join(f"{step:>15}" for step in STEPS))
+    print(f"{args.slices} slices of 512x512, medians of {args.rounds} alternating rounds, seconds")
+    print(f"{'series':<16}{'way':<11}" + "".join(f"{step:>15}" for step in STEPS))
+    with tempfile.TemporaryDirectory(prefix="series_open_") as temporary:
         for padding in (True, False):
-            paths = ct_series_512(folder / str(padding), count=args.slices, padding=padding)
-            times: dict[bool, list[list[float]]] = {False: [], True: []}
-            for _ in range(args.rounds):
-                for background in (False, True):
-                    times[background].append(timed_open(paths, background))
-            medians = {way: [statistics.median(column) for column in zip(*rows)] for way, rows in times.items()}
-            name = "padded" if padding else "without padding"
-            for background, label in ((False, "at once"), (True, "streaming")):
-                print(f"{name:<16}{label:<11}" + "".join(f"{value:>15.3f}" for value in medians[background]))
-            ratios = [streaming / at_once for streaming, at_once in zip(medians[True], medians[False])]
-            print(f"{name:<16}{'ratio':<11}" + "".join(f"{ratio:>15.2f}" for ratio in ratios))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+            compare(Path(temporary) / str(padding), args.slices, args.rounds, padding)
 
 
 if __name__ == "__main__":
