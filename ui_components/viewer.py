@@ -428,19 +428,20 @@ def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
             h.metadata: state.scan.info.to_dict()}
 
 
-def loaded_updates(state: SessionState, links: PageLinks) -> Iterator[dict[Any, Any]]:
+def loaded_updates(state: SessionState, links: PageLinks) -> dict[Any, Any]:
     """Once the series opened in the background has every slice decoded: the viewer's value again (the
     automatic window preset, reformatted planes ready). Slices that could not be decoded are reported in
-    a warning; the others stay viewable. Nothing when another scan was opened meanwhile."""
+    a warning; the others stay viewable. Nothing when no series was loading or another scan was opened
+    meanwhile."""
     scan = state.scan
     failed = None if scan is None or scan.loading is None else scan.loading.settle()
     if failed is None or state.scan is not scan:
-        return
+        return {}
     if failed:
         reason = failed[0].localized(state.lang) if isinstance(failed[0], MedRegAError) else ""
         gr.Warning(html.escape(translate(N_("{count} of the {total} slices cannot be shown. {reason}"), state.lang,
                                          count=len(failed), total=scan.loading.count, reason=reason), quote=False))
-    yield links.picture_updates(state)
+    return links.picture_updates(state)
 
 
 def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
@@ -459,12 +460,13 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
 
     def on_files(files: list[str] | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         yield from opening(lambda: links.open_files(files, state))
-        yield from loaded_updates(state, links)
 
     def on_series(series_uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         # Closing the dropdown without a choice sends no series: nothing changes.
         yield from opening(lambda: links.open_files(state.pending_paths if series_uid else None, state, series_uid))
-        yield from loaded_updates(state, links)
+
+    def on_loaded(state: SessionState) -> dict[Any, Any]:
+        return loaded_updates(state, links)
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
@@ -502,10 +504,13 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
         return links.picture_updates(state, push_boxes=True)
 
     picture_outputs = links.picture_outputs
-    links.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], links.scan_outputs, api_name="load_scan",
-                                        show_progress_on=[h.viewer]))
-    links.refresh_prompt(h.series.input(on_series, [h.series, state_holder], links.scan_outputs,
-                                       api_name="choose_series", show_progress_on=[h.viewer]))
+    for opened in (h.upload.upload(on_files, [h.upload, state_holder], links.scan_outputs, api_name="load_scan",
+                                   show_progress_on=[h.viewer]),
+                   h.series.input(on_series, [h.series, state_holder], links.scan_outputs, api_name="choose_series",
+                                  show_progress_on=[h.viewer])):
+        links.refresh_prompt(opened)
+        # The open's event ends with the first picture; the rest of a series arrives in its own quiet event.
+        opened.then(on_loaded, [state_holder], picture_outputs, api_name=False, show_progress="hidden")
     links.refresh_prompt(h.viewer.viewer_change(on_viewer_change, [state_holder], picture_outputs - {h.viewer},
                                                api_name=False, show_progress="hidden", trigger_mode="always_last"))
     links.refresh_prompt(h.viewer.select_region(on_select_region, [state_holder], picture_outputs, api_name=False,
