@@ -31,7 +31,9 @@ from medrega_core.engine.results import GenerationResult
 from medrega_core.errors import N_, EngineError, MedRegAError
 from medrega_core.export import ExportFiles, ExportRecord, Measurement, public_model_name, write_bundle
 from medrega_core.i18n import DEFAULT_LANGUAGE
-from medrega_core.intake import MultipleSeriesError, Rendering, Scan, SliceGeometry, View, open_scan, picture_values, render
+from medrega_core.intake import (
+    MultipleSeriesError, Rendering, Scan, SliceGeometry, View, open_scan, picture_frame, render,
+)
 from medrega_core.render import OverlayRegion, draw_overlay, palette_color
 from medrega_core.tasks import (
     ParsedAnswer, PixelBox, Region, Task, TaskRequest, build_follow_up_prompt, build_prompt, parse_answer, split_names,
@@ -199,9 +201,10 @@ class Session:
 
     # ---- the case ----
 
-    def open(self, paths: Sequence[str | os.PathLike], series_uid: str | None = None) -> None:
+    def open(self, paths: Sequence[str | os.PathLike], series_uid: str | None = None, background: bool = False) -> None:
         """Open a scan (see :func:`medrega_core.intake.open_scan`): a new case, with the scan's default
-        view, no boxes and no conversation.
+        view, no boxes and no conversation. With ``background``, a series is usable before all its
+        slices are decoded (a question waits for the slices of the picture asked about).
 
         Raises
         ------
@@ -213,7 +216,7 @@ class Session:
             about another scan than the one the user last chose.
         """
         try:
-            scan = open_scan(paths, series_uid=series_uid)
+            scan = open_scan(paths, series_uid=series_uid, background=background)
         except MultipleSeriesError:
             raise
         except MedRegAError:
@@ -241,8 +244,11 @@ class Session:
         return retrieval
 
     def close(self) -> None:
-        """Forget the scan and everything tied to it (view, boxes, conversation)."""
+        """Forget the scan and everything tied to it (view, boxes, conversation); its slices still
+        loading are no longer decoded."""
         self.stop()
+        if self.scan is not None:
+            self.scan.stop_loading()
         self.scan, self.view, self.geometry, self.parsed = None, None, None, None
         self.scan_paths, self.user_boxes, self.exchanges, self.selected_box = [], [], [], None
         self.measurements = []
@@ -260,8 +266,8 @@ class Session:
         InvalidViewError
             For a plane, slice, frame or window the scan does not have.
         """
-        cut = picture_values(self._require_scan(), view)
-        self.view, self.geometry = dataclasses.replace(cut.view, window=view.window), cut.geometry
+        frame = picture_frame(self._require_scan(), view)
+        self.view, self.geometry = dataclasses.replace(frame.view, window=view.window), frame.geometry
 
     def set_boxes(self, boxes: Iterable[UserBox | PixelBox], selected: int | None = None) -> None:
         """Replace the user's boxes (picture pixels of the view shown); ``selected`` is the index of the

@@ -49,9 +49,12 @@ def uncompressed(ds: pydicom.Dataset) -> pydicom.Dataset:
     return ds
 
 
-def ct_series_512(folder: Path, count: int = 20) -> list[Path]:
-    """A 512 x 512 head CT series (pydicom's 693_J2KI slice, 5 mm apart), stored uncompressed."""
+def ct_series_512(folder: Path, count: int = 20, padding: bool = True) -> list[Path]:
+    """A 512 x 512 head CT series (pydicom's 693_J2KI slice, 5 mm apart), stored uncompressed; without
+    ``padding`` its Pixel Padding Value is left out (the stored -2000 outside the scanned circle are values)."""
     template = uncompressed(pydicom.dcmread(dicom_file("693_J2KI.dcm")))
+    if not padding:
+        del template.PixelPaddingValue
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / "template.dcm"
     template.save_as(source, enforce_file_format=True)

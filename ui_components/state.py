@@ -67,11 +67,11 @@ def close_scan(state: SessionState, scans: ScanRegistry) -> None:
 
 
 def delete_session(state: SessionState | None, scans: ScanRegistry | None = None) -> None:
-    """``gr.State`` delete callback: stop a running generation, close the viewer's scan and remove
-    the session's files."""
+    """``gr.State`` delete callback: stop a running generation, close the scan (slices still loading
+    are no longer decoded) and the viewer's key to it, and remove the session's files."""
     if state is None:
         return
-    state.stop()
+    state.close()
     if scans is not None:
         scans.remove(state.scan_token)
     if state.folder:

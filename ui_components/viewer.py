@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ import gradio as gr
 from medrega_core.errors import N_, MedRegAError
 from medrega_core.export import PLANE_TITLES, Measurement
 from medrega_core.i18n import translate, translator
-from medrega_core.intake import MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, picture_values, render, resolve_window
+from medrega_core.intake import (
+    MultipleSeriesError, Scan, ScanKind, SeriesChoice, View, Window, WindowPreset, picture_frame, render, resolve_window,
+)
 from medrega_core.render import propose_box
 from medrega_core.tasks import PixelBox
 from ui_components.context import AppContext
@@ -73,6 +76,8 @@ VIEWER_TEXTS = {
     "overlay.time": N_("Time"),
     "overlay.window": N_("W/L"),
     "overlay.zoom": N_("Zoom"),
+    "overlay.loading": N_("Loading"),
+    "plane.wait": N_("This plane is cut across the slices: it appears once every slice has loaded."),
     "box.name": N_("Name of this box"),
     "error.load": N_("This picture could not be loaded from the server; try again."),
     "plane.axial": N_("Axial"),
@@ -162,16 +167,28 @@ def viewer_texts(_: Translate, lang: str) -> dict[str, str]:
 # ---- what the viewer is told ----
 
 def plane_info(scan: Scan) -> dict[str, dict[str, Any]]:
-    """Per plane: picture size, slice count, mm per pixel and edge letters (from the middle slice).
-    It cuts a picture per plane, so it runs once, when the scan opens."""
+    """Per plane: picture size, slice count, mm per pixel and edge letters (of the middle slice), known
+    from the geometry alone (no values read: a series still loading has them at once)."""
     info = {}
     for plane in scan.planes:
-        cut = picture_values(scan, View(plane=plane))
-        spacing = cut.geometry.mm_per_picture_pixel
-        info[plane.value] = {"width": cut.geometry.width, "height": cut.geometry.height,
+        frame = picture_frame(scan, View(plane=plane))
+        spacing = frame.geometry.mm_per_picture_pixel
+        info[plane.value] = {"width": frame.geometry.width, "height": frame.geometry.height,
                              "slices": scan.num_slices(plane), "spacing": spacing[0] if spacing else None,
-                             "orientation": cut.orientation}
+                             "orientation": frame.orientation}
     return info
+
+
+def is_loading(scan: Scan) -> bool:
+    """True while slices of a series opened in the background are still being decoded."""
+    return scan.loading is not None and not scan.loading.complete
+
+
+def ready_presets(scan: Scan) -> list[str]:
+    """The window presets the viewer gets now: the automatic window needs every value of the scan, so
+    it comes once a series has loaded."""
+    loading = is_loading(scan)
+    return [name for name in scan.presets if not (loading and name == WindowPreset.AUTO.value)]
 
 
 def window_value(window: Window | None) -> dict[str, float] | None:
@@ -203,12 +220,12 @@ def plane_labels(scan: Scan, planes: dict[str, Any], _: Translate) -> dict[str, 
 
 def scan_descriptor(scan: Scan, token: str, planes: dict[str, Any], _: Translate) -> dict[str, Any]:
     presets = [{"key": name, "label": _(PRESET_LABELS.get(name, name)), **window_value(resolve_window(scan, name))}
-               for name in scan.presets]
+               for name in ready_presets(scan)]
     steps = scan.num_frames if scan.kind is ScanKind.FRAMES else scan.num_timepoints
     return {"key": token, "url": f"{URL_PREFIX}/{token}", "kind": scan.kind.value, "modality": scan.metadata.modality,
             "unit": scan.metadata.value_unit, "colour": scan.is_colour, "invert": scan.invert,
             "planes": plane_labels(scan, planes, _), "steps": steps, "frameTimeMs": frame_time_ms(scan),
-            "presets": presets, "defaultWindow": window_value(scan.default_window)}
+            "presets": presets, "defaultWindow": window_value(scan.default_window), "loading": is_loading(scan)}
 
 
 def view_request(state: SessionState) -> dict[str, Any]:
@@ -369,7 +386,7 @@ def load_files(state: SessionState, ctx: AppContext, paths: list[str],
     choices when the upload holds several series. Raises the intake's error when it cannot be opened."""
     previous = state.scan_token
     try:
-        state.open(paths, series_uid=series_uid)
+        state.open(paths, series_uid=series_uid, background=True)
     except MultipleSeriesError as error:
         return list(error.choices)
     give_viewer_the_scan(state, ctx, previous)
@@ -411,6 +428,22 @@ def opened_updates(h: ViewerHandles, state: SessionState) -> dict[Any, Any]:
             h.metadata: state.scan.info.to_dict()}
 
 
+def loaded_updates(state: SessionState, links: PageLinks) -> dict[Any, Any]:
+    """Once the series opened in the background has every slice decoded: the viewer's value again (the
+    automatic window preset, reformatted planes ready). Slices that could not be decoded are reported in
+    a warning; the others stay viewable. Nothing when no series was loading or another scan was opened
+    meanwhile."""
+    scan = state.scan
+    failed = None if scan is None or scan.loading is None else scan.loading.settle()
+    if failed is None or state.scan is not scan:
+        return {}
+    if failed:
+        reason = failed[0].localized(state.lang) if isinstance(failed[0], MedRegAError) else ""
+        gr.Warning(html.escape(translate(N_("{count} of the {total} slices cannot be shown. {reason}"), state.lang,
+                                         count=len(failed), total=scan.loading.count, reason=reason), quote=False))
+    return links.picture_updates(state)
+
+
 def parse_api_view(state: SessionState, request: dict[str, Any] | None) -> View:
     """The View of a script's /set_view request ``{plane, slice, frame, preset | center + width}``."""
     request = request or {}
@@ -431,6 +464,9 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
     def on_series(series_uid: str | None, state: SessionState) -> Iterator[dict[Any, Any]]:
         # Closing the dropdown without a choice sends no series: nothing changes.
         yield from opening(lambda: links.open_files(state.pending_paths if series_uid else None, state, series_uid))
+
+    def on_loaded(state: SessionState) -> dict[Any, Any]:
+        return loaded_updates(state, links)
 
     def on_viewer_change(state: SessionState, evt: gr.EventData) -> dict[Any, Any]:
         try:
@@ -468,10 +504,13 @@ def wire_viewer(h: ViewerHandles, ctx: AppContext, links: PageLinks) -> None:
         return links.picture_updates(state, push_boxes=True)
 
     picture_outputs = links.picture_outputs
-    links.refresh_prompt(h.upload.upload(on_files, [h.upload, state_holder], links.scan_outputs, api_name="load_scan",
-                                        show_progress_on=[h.viewer]))
-    links.refresh_prompt(h.series.input(on_series, [h.series, state_holder], links.scan_outputs,
-                                       api_name="choose_series", show_progress_on=[h.viewer]))
+    for opened in (h.upload.upload(on_files, [h.upload, state_holder], links.scan_outputs, api_name="load_scan",
+                                   show_progress_on=[h.viewer]),
+                   h.series.input(on_series, [h.series, state_holder], links.scan_outputs, api_name="choose_series",
+                                  show_progress_on=[h.viewer])):
+        links.refresh_prompt(opened)
+        # The open's event ends with the first picture; the rest of a series arrives in its own quiet event.
+        opened.then(on_loaded, [state_holder], picture_outputs, api_name=False, show_progress="hidden")
     links.refresh_prompt(h.viewer.viewer_change(on_viewer_change, [state_holder], picture_outputs - {h.viewer},
                                                api_name=False, show_progress="hidden", trigger_mode="always_last"))
     links.refresh_prompt(h.viewer.select_region(on_select_region, [state_holder], picture_outputs, api_name=False,

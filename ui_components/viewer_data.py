@@ -3,7 +3,8 @@
 Each open scan gets a secret token; ``GET /medrega-viewer/<token>/<plane>/<step>/<index>`` returns
 the values of that picture (rescale applied, on the picture's square-pixel grid, exactly what
 :func:`medrega_core.intake.render` windows) as raw little-endian numbers, with their size and type
-in headers. The token is random, names nothing about the patient, and stops working when the scan
+in headers; a picture that cannot be made (a slice found damaged while a series loads) answers 422
+with the reason in the language of ``?lang=``. The token is random, names nothing about the patient, and stops working when the scan
 is closed or the session ends.
 """
 
@@ -71,14 +72,10 @@ class ScanRegistry:
         return len(self._scans)
 
     def picture(self, token: str, plane: str, step: int, index: int) -> PictureValues | None:
-        """The values of one viewer picture, or None for an unknown token or a view the scan lacks."""
+        """The values of one viewer picture (waiting for its slices while a series loads), or None for an
+        unknown token. Raises ``MedRegAError`` for a view the scan lacks or a slice that cannot be decoded."""
         scan = self.get(token)
-        if scan is None:
-            return None
-        try:
-            return picture_values(scan, view_of(scan, plane, step, index))
-        except MedRegAError:
-            return None
+        return None if scan is None else picture_values(scan, view_of(scan, plane, step, index))
 
     def endpoint(self) -> Any:
         """The Starlette endpoint of :data:`ROUTE` reading from this registry."""
@@ -88,7 +85,11 @@ class ScanRegistry:
                 step, index = int(params["step"]), int(params["index"])
             except ValueError:
                 return Response(status_code=404)
-            picture = self.picture(params["token"], params["plane"], step, index)
+            try:
+                picture = self.picture(params["token"], params["plane"], step, index)
+            except MedRegAError as error:  # the viewer shows why (a damaged slice found while the series loads)
+                return Response(error.localized(request.query_params.get("lang", "en")), status_code=422,
+                                media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"})
             if picture is None:
                 return Response(status_code=404)
             body, dtype = encode_values(picture.values)

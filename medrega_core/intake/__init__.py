@@ -24,7 +24,9 @@ from medrega_core.intake.errors import (
 from medrega_core.intake.geometry import SliceGeometry, VolumeGeometry
 from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
 from medrega_core.intake.readers import READERS, Reader, check_image_data, open_scan
-from medrega_core.intake.render import PictureValues, Rendering, picture_values, render, resolve_window, window_picture
+from medrega_core.intake.render import (
+    PictureFrame, PictureValues, Rendering, picture_frame, picture_values, render, resolve_window, window_picture,
+)
 from medrega_core.intake.scan import Plane, Scan, ScanInfo, ScanKind, ScanMetadata, SourceInstance, View
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset
 

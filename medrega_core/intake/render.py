@@ -10,11 +10,12 @@ import numpy as np
 from medrega_core.errors import N_
 from medrega_core.intake.errors import InvalidViewError
 from medrega_core.intake.geometry import SliceGeometry
-from medrega_core.intake.reformat import cut_plane, physical_picture_size, resize_picture
+from medrega_core.intake.reformat import PlaneCut, cut_plane, physical_picture_size, resize_picture
 from medrega_core.intake.scan import Scan, ScanKind, View
 from medrega_core.intake.windowing import CT_PRESETS, Window, WindowPreset, apply_voi_lut, apply_window
 
-__all__ = ["PictureValues", "Rendering", "picture_values", "render", "resolve_window", "window_picture"]
+__all__ = ["PictureFrame", "PictureValues", "Rendering", "picture_frame", "picture_values", "render", "resolve_window",
+           "window_picture"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +108,23 @@ def projection_orientation(codes: tuple[str, ...]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, eq=False)
+class PictureFrame:
+    """Where one picture of a scan lies, known before any of its values are read.
+
+    Attributes
+    ----------
+    geometry, orientation:
+        As in :class:`Rendering`.
+    view:
+        The view with plane, slice, frame and time point resolved (the window as requested).
+    """
+
+    geometry: SliceGeometry
+    orientation: dict[str, str]
+    view: View
+
+
+@dataclass(frozen=True, eq=False)
 class PictureValues:
     """The values of one plane on the picture's own pixel grid, before any window.
 
@@ -116,10 +134,8 @@ class PictureValues:
         ``(H, W)`` float32 modality values (padding holds the scan's lowest value, black in any
         window that starts above it), or ``(H, W, 3)`` uint8 for colour. Windowing these gives ``render``'s picture:
         the browser viewer receives exactly these values.
-    geometry, orientation:
-        As in :class:`Rendering`.
-    view:
-        The view with plane, slice, frame and time point resolved (the window as requested).
+    geometry, orientation, view:
+        As in :class:`PictureFrame`.
     """
 
     values: np.ndarray = field(repr=False)
@@ -128,14 +144,8 @@ class PictureValues:
     view: View
 
 
-def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
-    """Cut ``view``'s plane from ``scan`` and resample it so one pixel is square in millimetres.
-
-    Raises
-    ------
-    InvalidViewError
-        A plane or index this scan does not have.
-    """
+def _cut(scan: Scan, view: View | None) -> tuple[PlaneCut, View]:
+    """The plane cut of ``view`` (values not read yet) and the view with its indices resolved."""
     view = view or scan.default_view()
     plane = scan.check_plane(view.plane)
     slices = scan.num_slices(plane)
@@ -143,13 +153,12 @@ def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
     frame = _check_index(view.frame, scan.num_frames, "frame")
     timepoint = _check_index(view.timepoint, scan.num_timepoints, "timepoint")
     cut = cut_plane(scan, plane, slice_index, frame if scan.kind is ScanKind.FRAMES else timepoint)
+    return cut, View(plane, slice_index, frame, timepoint, view.window)
+
+
+def _frame(scan: Scan, cut: PlaneCut, view: View) -> PictureFrame:
     rows, columns = cut.pixels.shape[:2]
     width, height = physical_picture_size(rows, columns, cut.spacing)
-    values = cut.pixels
-    if scan.padding_value is not None:
-        values = np.where(np.isnan(values), np.float32(scan.padding_value), values)
-    values = resize_picture(np.ascontiguousarray(values), width, height)
-
     plane_from_picture = np.array([[columns / width, 0, -0.5], [0, rows / height, -0.5], [0, 0, 1]])
     geometry = SliceGeometry(
         width=width,
@@ -159,7 +168,56 @@ def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
         patient_from_index=scan.geometry.patient_from_index(),
     )
     orientation = geometry.orientation() or projection_orientation(scan.metadata.patient_orientation)
-    return PictureValues(values, geometry, orientation, View(plane, slice_index, frame, timepoint, view.window))
+    return PictureFrame(geometry, orientation, view)
+
+
+def picture_frame(scan: Scan, view: View | None = None) -> PictureFrame:
+    """The size, geometry and edge letters of ``view``'s picture, without reading (or waiting for) values.
+
+    Raises
+    ------
+    InvalidViewError
+        A plane or index this scan does not have.
+    """
+    return _frame(scan, *_cut(scan, view))
+
+
+def _stored_slices(scan: Scan, cut: PlaneCut, view: View) -> list[int] | None:
+    """The stored slices (frames of a frame stack) a cut reads, None for all of them (a reformatted plane)."""
+    if scan.kind is ScanKind.FRAMES:
+        return [view.frame]
+    column, row, offset = cut.stored_from_plane[2]
+    return [round(offset)] if abs(column) < 1e-9 and abs(row) < 1e-9 else None
+
+
+def _fill_padding(scan: Scan, values: np.ndarray) -> np.ndarray:
+    """Padding (NaN) replaced by the scan's lowest value (black in any window that starts above it).
+    Only a picture holding padding needs that value, and so every slice of a series still loading."""
+    if values.dtype != np.float32 or not np.isnan(values.min()):
+        return values
+    padding = scan.padding_value
+    return values if padding is None else np.where(np.isnan(values), np.float32(padding), values)
+
+
+def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
+    """Cut ``view``'s plane from ``scan`` and resample it so one pixel is square in millimetres.
+
+    A series still loading is waited for: the picture's own slice, or every slice for a reformatted plane
+    or a picture holding padding (shown as the scan's lowest value).
+
+    Raises
+    ------
+    InvalidViewError
+        A plane or index this scan does not have.
+    ScanError
+        A slice the picture needs cannot be decoded (found damaged while the series loads).
+    """
+    cut, view = _cut(scan, view)
+    frame = _frame(scan, cut, view)
+    scan.wait_for(_stored_slices(scan, cut, view))
+    values = _fill_padding(scan, np.ascontiguousarray(cut.pixels))
+    values = resize_picture(values, frame.geometry.width, frame.geometry.height)
+    return PictureValues(values, frame.geometry, frame.orientation, view)
 
 
 def window_picture(scan: Scan, values: np.ndarray, requested: Window | str | None) -> tuple[np.ndarray, Window | None]:

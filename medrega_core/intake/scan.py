@@ -6,13 +6,14 @@ import functools
 import secrets
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from medrega_core.errors import N_
 from medrega_core.intake.errors import InvalidViewError
 from medrega_core.intake.geometry import CanonicalLayout, VolumeGeometry, axis_code, canonical_layout, picture_plane
+from medrega_core.intake.loading import SliceLoading
 from medrega_core.intake.windowing import CT_PRESETS, VoiLut, Window, WindowPreset, robust_window
 
 __all__ = ["Plane", "ScanKind", "ScanMetadata", "ScanInfo", "View", "Scan", "SourceInstance"]
@@ -175,6 +176,9 @@ class Scan:
     source_instances:
         For DICOM: the ``SourceInstance`` of each stored slice (volumes, pictures) or of each frame
         (``frames``), in stored order; empty for other formats.
+    loading:
+        For a series opened in the background, what decodes its slices into ``voxels`` (read only
+        the slices :meth:`wait_for` returned for); None when every slice was decoded on opening.
     deid_seed:
         Random per opened scan, never exported: every de-identified file of this case (JSON header,
         SR) gets the same substitute patient, dates and UIDs from it.
@@ -190,10 +194,22 @@ class Scan:
     invert: bool = False
     dicom_header: Any = field(default=None, repr=False)
     source_instances: tuple[SourceInstance, ...] = field(default=(), repr=False)
+    loading: SliceLoading | None = field(default=None, repr=False)
     deid_seed: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
 
     def __post_init__(self) -> None:
         self.voxels.flags.writeable = False
+
+    def wait_for(self, slots: Iterable[int] | None = None) -> None:
+        """Return once stored slices ``slots`` (frames of a frame stack; None: all) hold their values;
+        raises the ``ScanError`` of one that cannot be decoded."""
+        if self.loading is not None:
+            self.loading.wait_for(slots)
+
+    def stop_loading(self) -> None:
+        """The scan is closed: slices nobody asked for are no longer decoded."""
+        if self.loading is not None:
+            self.loading.stop()
 
     @property
     def is_colour(self) -> bool:
@@ -256,20 +272,32 @@ class Scan:
             )
         return Plane(plane)
 
+    def _load_all(self) -> None:
+        """Every slice decoded (or failed: its values are padding) before a pass over the whole volume."""
+        if self.loading is not None:
+            self.loading.load_all()
+
     @functools.cached_property
     def padding_value(self) -> float | None:
-        """The lowest finite value, which padding (NaN) is shown as; None without padding or for colour."""
+        """The lowest finite value, which padding (NaN) is shown as; None without padding or for colour.
+        It waits for every slice of a series still loading."""
+        if self.is_colour:
+            return None
+        self._load_all()
         # One pass each and no temporary arrays (a 300-slice CT holds 80 million values): min()
         # is NaN when any value is, fmin skips NaN.
-        if self.is_colour or not np.isnan(self.voxels.min()):
+        if not np.isnan(self.voxels.min()):
             return None
         lowest = float(np.fmin.reduce(self.voxels, axis=None))
         return 0.0 if np.isnan(lowest) else lowest
 
     @functools.cached_property
     def auto_window(self) -> Window | None:
-        """Robust percentile window of all values; None for colour."""
-        return None if self.is_colour else robust_window(self.voxels)
+        """Robust percentile window of all values (it waits for every slice); None for colour."""
+        if self.is_colour:
+            return None
+        self._load_all()
+        return robust_window(self.voxels)
 
     @property
     def default_window(self) -> Window | None:

@@ -127,7 +127,7 @@ def _expand(paths: Sequence[str | os.PathLike], limits: IntakeLimits) -> list[_I
     return files
 
 
-def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None) -> Scan:
+def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None, background: bool) -> Scan:
     head = _head(path)
     if head.startswith(b"PK\x03\x04"):
         READERS["dicom"].require()
@@ -140,7 +140,7 @@ def _open_single(path: Path, limits: IntakeLimits, series_uid: str | None) -> Sc
                 continue  # READMEs and other non-DICOM members of a series zip are left out
         if not parts:
             raise NoImagesError(N_("The zip file {name} contains no DICOM images."), name=path.name)
-        return _open_dicom_parts(parts, limits, series_uid)
+        return _open_dicom_parts(parts, limits, series_uid, background)
     if _volume_format(path) is not None:
         return _open_volume(path, [], limits)
     if head[128:132] == b"DICM":
@@ -224,7 +224,8 @@ def _series_choice(uid: str, group: list[DicomPart]) -> SeriesChoice:
                         date=_dicom_date(ds.get("SeriesDate", "")) or _dicom_date(ds.get("StudyDate", "")))
 
 
-def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: str | None) -> Scan:
+def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: str | None,
+                      background: bool = False) -> Scan:
     """Pick one series from ``parts`` and open it: one file directly, several as a stack."""
     series: dict[str, list[DicomPart]] = {}
     for part in parts:
@@ -243,7 +244,7 @@ def _open_dicom_parts(parts: list[DicomPart], limits: IntakeLimits, series_uid: 
         chosen = next(iter(series.values()))
     if len(chosen) == 1:
         return scan_from_dicom_file(chosen[0], limits)
-    return scan_from_dicom_series(chosen, limits)
+    return scan_from_dicom_series(chosen, limits, background)
 
 
 def open_scan(
@@ -251,6 +252,7 @@ def open_scan(
     *,
     series_uid: str | None = None,
     limits: IntakeLimits = DEFAULT_LIMITS,
+    background: bool = False,
 ) -> Scan:
     """Open a picture, a DICOM file, a DICOM series (files, a folder or one zip) or a volume file.
 
@@ -263,6 +265,9 @@ def open_scan(
         Which series to open when the inputs hold several (see ``MultipleSeriesError.choices``).
     limits:
         Size limits checked before decoding.
+    background:
+        A series of DICOM files returns once its headers are sorted and its middle slice decoded;
+        a thread decodes the other slices (``Scan.loading``; pictures wait for the slices they need).
 
     Returns
     -------
@@ -280,7 +285,7 @@ def open_scan(
         paths = [paths]
     files = _expand(paths, limits)
     if len(files) == 1:
-        return _open_single(files[0].path, limits, series_uid)
+        return _open_single(files[0].path, limits, series_uid, background)
     header = _volume_with_data([item.path for item in files])
     if header is not None:
         return _open_volume(header, [item.path for item in files if item.path != header], limits)
@@ -300,4 +305,4 @@ def open_scan(
                 raise
     if not parts:
         raise NoImagesError(N_("No DICOM file was found among the {count} files."), count=len(files))
-    return _open_dicom_parts(parts, limits, series_uid)
+    return _open_dicom_parts(parts, limits, series_uid, background)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import pydicom
@@ -32,6 +32,7 @@ from medrega_core.intake.errors import (
 )
 from medrega_core.intake.geometry import VolumeGeometry
 from medrega_core.intake.limits import IntakeLimits
+from medrega_core.intake.loading import SliceLoading
 from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata, SourceInstance
 from medrega_core.intake.windowing import VoiLut, Window
 
@@ -478,7 +479,7 @@ def _source_instance(dataset: Dataset, frame_number: int | None) -> SourceInstan
 
 def _scan(
     format_name: str, kind: ScanKind, voxels: np.ndarray, geometry: VolumeGeometry, header: Dataset, colour: bool,
-    sources: tuple[SourceInstance, ...],
+    sources: tuple[SourceInstance, ...], loading: SliceLoading | None = None,
 ) -> Scan:
     """A ``Scan`` whose display and export facts (window, VOI LUT, inversion, header) come from ``header``."""
     return Scan(
@@ -492,6 +493,7 @@ def _scan(
         invert=str(header.get("PhotometricInterpretation", "")) == "MONOCHROME1",
         dicom_header=_header_only(header),
         source_instances=sources,
+        loading=loading,
     )
 
 
@@ -502,10 +504,12 @@ def _header_only(dataset: Dataset) -> Dataset:
     return header
 
 
-def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits) -> Scan:
+def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits, background: bool = False) -> Scan:
     """Several single-frame DICOM files of one series, sorted into a volume (or frames).
 
-    All files must share rows, columns and photometric interpretation.
+    All files must share rows, columns and photometric interpretation. Headers are checked and sorted
+    first; then every slice is decoded, or, with ``background``, only the middle one (the picture shown
+    first) while a thread decodes the rest (``Scan.loading``).
     """
     first = parts[0].dataset
     for part in parts:
@@ -531,22 +535,43 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits) -> Scan
     colour = int(first.get("SamplesPerPixel", 1) or 1) == 3 or first.get("PhotometricInterpretation") == "PALETTE COLOR"
     shape = (len(parts), int(first.Rows), int(first.Columns))
     voxels = np.empty(shape + (3,), np.uint8) if colour else _allocate(shape, parts[0].name)
-    for slot, index in enumerate(stack.order):
-        pixels = _decode(parts[index])
-        if pixels.shape[1:] != voxels.shape[1:]:
-            raise SeriesMismatchError(
-                N_("{name} does not match the other files of the series (image size or number of frames differ)."),
-                name=parts[index].name,
-            )
-        if colour:
-            voxels[slot] = pixels[0]
-        else:
-            _modality_values(parts[index].dataset, pixels, voxels[slot : slot + 1])
+    loading = SliceLoading(len(parts), _slice_decoder([parts[index] for index in stack.order], voxels, colour))
+    if background:
+        loading.wait_for([len(parts) // 2])
+        loading.start(first=len(parts) // 2)
+    else:
+        loading.wait_for()
     reference = parts[stack.order[0]].dataset
     kind = ScanKind.VOLUME if stack.is_volume else ScanKind.FRAMES
     sources = tuple(_source_instance(parts[index].dataset, None) for index in stack.order)
     return _scan("dicom-series", kind, voxels[None] if kind is ScanKind.VOLUME else voxels[:, None], stack.geometry,
-                 reference, colour, sources)
+                 reference, colour, sources, loading if background else None)
+
+
+def _slice_decoder(ordered: list[DicomPart], voxels: np.ndarray, colour: bool) -> Callable[[int], None]:
+    """``decode(slot)``: the file of stored slice ``slot`` decoded into ``voxels[slot]``; its encoded
+    pixels are let go once decoded. A slice that cannot be decoded becomes padding (NaN, black for
+    colour), so passes over the whole volume (lowest value, automatic window) skip it."""
+    pending: list[DicomPart | None] = list(ordered)
+
+    def decode(slot: int) -> None:
+        part = pending[slot]
+        pending[slot] = None
+        try:
+            pixels = _decode(part)
+            if pixels.shape[1:] != voxels.shape[1:]:
+                raise SeriesMismatchError(
+                    N_("{name} does not match the other files of the series (image size or number of frames differ)."),
+                    name=part.name,
+                )
+        except ScanError:
+            voxels[slot] = 0 if colour else np.nan
+            raise
+        if colour:
+            voxels[slot] = pixels[0]
+        else:
+            _modality_values(part.dataset, pixels, voxels[slot : slot + 1])
+    return decode
 
 
 def parse_dicom_bytes(data: bytes, name: str) -> Dataset:

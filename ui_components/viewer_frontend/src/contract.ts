@@ -47,6 +47,8 @@ export interface ScanDescriptor {
   frameTimeMs: number | null;
   presets: Preset[];
   defaultWindow: WindowValue | null;
+  /** True while the server still decodes slices of a series opened in the background: pictures of a plane cut across the slices wait for all of them. */
+  loading: boolean;
 }
 
 export interface ViewRequest {
@@ -134,7 +136,7 @@ export interface ViewerState {
   cineFps: number;
   /** Which Cornerstone path draws: WebGL on the GPU, or the CPU path where WebGL is software. */
   renderPath: "cpu" | "gpu";
-  /** Pictures of the shown stack already in the browser (prefetch progress). */
+  /** Pictures of the shown stack already in the browser or refused by the server (a slice found damaged): the prefetch progress. */
   loaded: number;
   /** The picture shown has been drawn (its values have arrived). */
   rendered: boolean;

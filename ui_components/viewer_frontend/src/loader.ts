@@ -20,7 +20,17 @@ type Dtype = keyof typeof ARRAY_TYPES;
 
 /** Scans the loader knows, by their secret key (set by the viewer when a scan opens). */
 const scans = new Map<string, ScanDescriptor>();
+/** The user's language: the server says in it why a picture cannot be made. */
+let language = 'en';
 
+/** The server could not make a picture (a slice found damaged while the series loads); the message says why. */
+export class PictureRefused extends Error {}
+
+export function useLanguage(lang: string): void {
+  language = lang;
+}
+
+/** Known (again) by its key: a new scan, or a newer descriptor of it (its series has finished loading). */
 export function registerScan(scan: ScanDescriptor): void {
   scans.set(scan.key, scan);
 }
@@ -124,7 +134,9 @@ function loadImage(imageId: string): { promise: Promise<Types.IImage>; cancelFn:
     const { key, plane, step, slice } = parseImageId(imageId);
     const scan = scans.get(key);
     if (!scan) throw new Error('scan closed');
-    const response = await fetch(`${scan.url}/${plane}/${step}/${slice}`, { signal: controller.signal, cache: 'no-store' });
+    const url = `${scan.url}/${plane}/${step}/${slice}?lang=${encodeURIComponent(language)}`;
+    const response = await fetch(url, { signal: controller.signal, cache: 'no-store' });
+    if (response.status === 422) throw new PictureRefused(await response.text());
     if (!response.ok) throw new Error(`slice request failed (${response.status})`);
     const width = Number(response.headers.get('X-Width'));
     const height = Number(response.headers.get('X-Height'));

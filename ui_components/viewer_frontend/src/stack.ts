@@ -24,6 +24,8 @@ export class Stack {
   /** The picture last drawn. */
   lastRendered: string | null = null;
   private cineTimer: number | null = null;
+  /** Pictures the server refused (a slice found damaged): settled, so the progress mark does not wait for them. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly viewport: () => StackViewport, private readonly changed: () => void) {}
 
@@ -35,6 +37,12 @@ export class Stack {
     this.step = 0;
   }
 
+  /** A newer descriptor of the scan shown (its series has finished loading: presets, planes ready). */
+  renew(scan: ScanDescriptor): void {
+    registerScan(scan);
+    this.scan = scan;
+  }
+
   close(): void {
     this.stopCine();
     if (this.scan) {
@@ -43,7 +51,13 @@ export class Stack {
     }
     this.scan = null;
     this.lastRendered = null;
-    // The viewport keeps its last picture until told otherwise: an empty viewer is blank.
+    this.refused.clear();
+    this.blank();
+  }
+
+  /** The viewport keeps its last picture until told otherwise: an empty viewer, or a picture that
+   * cannot be shown, is blank. */
+  blank(): void {
     const canvas = this.viewport().canvas;
     canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
   }
@@ -129,9 +143,13 @@ export class Stack {
     return imageId && !this.switching && cache.getImage(imageId) ? imageId : undefined;
   }
 
-  /** Pictures of the shown stack already in the browser. */
+  /** Pictures of the shown stack already in the browser or refused by the server. */
   loaded(): number {
-    return this.scan ? this.viewport().getImageIds().filter((id) => cache.getImage(id)).length : 0;
+    return this.scan ? this.viewport().getImageIds().filter((id) => cache.getImage(id) || this.refused.has(id)).length : 0;
+  }
+
+  refuse(imageId: string): void {
+    this.refused.add(imageId);
   }
 
   /** Move ``delta`` pictures through the stack (slices, or frames of a cine), clamped at the ends. */

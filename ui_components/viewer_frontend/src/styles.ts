@@ -18,7 +18,7 @@ const CSS = `
 .medrega-stage.empty .medrega-empty {display: flex}
 .medrega-overlay {position: absolute; inset: 0; pointer-events: none; color: #e8e8e8 !important; font: 13px/1.35 monospace;
   text-shadow: 0 0 3px black, 0 0 2px black}
-.medrega-overlay.empty {display: none}
+.medrega-overlay.empty > :not(.medrega-notice) {display: none}
 .medrega-corner, .medrega-scale-label {color: #e8e8e8 !important}
 .medrega-corner {position: absolute; white-space: pre}
 .medrega-corner.top-left {top: 6px; left: 8px}

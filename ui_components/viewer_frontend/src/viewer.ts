@@ -19,7 +19,7 @@ import { UserBoxTool } from './boxTools';
 import { PythonBridge, type GradioBridge } from './bridge';
 import type { Box, ViewerState, ViewerValue } from './contract';
 import { bindKeys } from './keys';
-import { registerLoader } from './loader';
+import { PictureRefused, registerLoader, useLanguage } from './loader';
 import { Overlay, type OverlayFacts } from './overlay';
 import { usePictureConvention } from './picture';
 import { chooseRenderPath, useRenderPath, type RenderPath } from './rendering';
@@ -177,6 +177,7 @@ export class Viewer {
 
   private async apply(value: ViewerValue): Promise<void> {
     this.value = value;
+    useLanguage(value.texts.lang ?? 'en');
     const scan = value.scan;
     if (!scan) {
       this.closeScan();
@@ -184,6 +185,8 @@ export class Viewer {
       this.closeScan();
       this.stack.open(scan);
       this.viewSerial = this.boxesSerial = -1;
+    } else {
+      this.stack.renew(scan);
     }
     this.refresh();
     this.fitStage();
@@ -219,6 +222,9 @@ export class Viewer {
 
   /** Show another plane of a volume at its middle slice, keeping the window. */
   setPlane(plane: string): Promise<void> {
+    const scan = this.stack.scan;
+    // A plane cut across the slices needs all of them: say why its picture takes a moment.
+    if (scan?.loading && plane !== Object.keys(scan.planes)[0]) this.overlay.message(this.value.texts['plane.wait'] ?? '');
     this.pending = this.pending.then(async () => {
       await this.stack.setPlane(plane);
       this.refresh();
@@ -271,7 +277,29 @@ export class Viewer {
       this.stack.lastRendered = this.stack.currentImageId() ?? null;
       this.overlay.update(this.overlayFacts());
     });
-    element.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, () => this.overlay.message(this.value.texts['error.load'] ?? ''));
+    // The progress mark follows the pictures arriving or refused (at most once a frame).
+    let progressQueued = false;
+    const progress = () => {
+      if (progressQueued) return;
+      progressQueued = true;
+      requestAnimationFrame(() => { progressQueued = false; this.overlay.update(this.overlayFacts()); });
+    };
+    const ours = (imageId: unknown) => Boolean(this.stack.scan) && String(imageId ?? '').includes(`:${this.stack.scan!.key}/`);
+    // Any load of a picture (prefetch included) that failed: a refused one is settled for the progress mark.
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, (event: Event) => {
+      const { imageId, error } = (event as CustomEvent).detail ?? {};
+      if (!ours(imageId)) return;
+      if (error instanceof PictureRefused) this.stack.refuse(imageId);
+      progress();
+    });
+    // The picture to show failed: not the previous one in its place, and why over it.
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, (event: Event) => {
+      const { imageId, error } = (event as CustomEvent).detail ?? {};
+      if (!ours(imageId)) return;
+      if (imageId === this.stack.currentImageId()) this.stack.blank();
+      this.overlay.message(error instanceof PictureRefused ? error.message : this.value.texts['error.load'] ?? '');
+    });
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, progress);
     const toolOf = (event: Event) =>
       ((event as CustomEvent).detail?.annotation as Annotation | undefined)?.metadata?.toolName ?? '';
     const measured = [TOOLS.length, TOOLS.probe];
@@ -348,6 +376,8 @@ export class Viewer {
     if (scan.kind === 'frames') lines.push(`${t['overlay.frame'] ?? 'Frame'} ${state.frame + 1}/${scan.steps}`);
     else if (info.slices > 1) lines.push(`${t['overlay.slice'] ?? 'Slice'} ${state.slice + 1}/${info.slices}`);
     if (scan.kind === 'volume' && scan.steps > 1) lines.push(`${t['overlay.time'] ?? 'Time'} ${state.frame + 1}/${scan.steps}`);
+    const count = this.stack.count();
+    if (state.loaded < count) lines.push(`${t['overlay.loading'] ?? 'Loading'} ${state.loaded}/${count}`);
     const window = state.window;
     const rect = this.element.getBoundingClientRect();
     // Canvas pixels per world unit (mm when calibrated) along the picture's rows.
