@@ -4,7 +4,7 @@ Each round, in this process, opens the series through ``Session.open`` both ways
 from the call to: the open returning; the viewer's value made (plane sizes, slice count, presets: what
 the page gets first); the first picture's values (what the browser fetches first); every slice decoded.
 Two series, built as the tests build them (``tests/viewer_fixtures.ct_series_512``): with a Pixel Padding
-Value, whose padding shows as the series' lowest value (known once every slice is decoded), and without.
+Value (padding shows as the picture's own lowest value) and without.
 Prints the medians and the ratio streaming / at once per step (under 1: streaming is sooner).
 
     python bench/series_open.py [--slices 300] [--rounds 5]

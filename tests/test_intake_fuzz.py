@@ -9,10 +9,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pydicom
 import pytest
 import SimpleITK as sitk
+from pydicom.uid import generate_uid
 
-from medrega_core.intake import ScanError, open_scan, render
+from medrega_core.intake import ScanError, View, open_scan, render
+from medrega_core.intake.readers.dicom import parse_dicom
 from tests.intake_fixtures import dicom_file, itk_file, nibabel_file, zip_members
 
 #: Mutations per source and seed.
@@ -81,3 +84,50 @@ def test_random_bytes_with_any_extension(tmp_path: Path, suffix: str) -> None:
         path.write_bytes(rng.randbytes(rng.choice([0, 1, 131, 132, 2000])))
         with pytest.raises(ScanError):
             open_scan(path)
+
+
+def _series(folder: Path, count: int = 3) -> list[Path]:
+    """``count`` slices of CT_small.dcm, 5 mm apart, as one series."""
+    folder.mkdir()
+    paths = []
+    for index in range(count):
+        ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+        ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], float(ds.ImagePositionPatient[2]) + 5 * index]
+        ds.InstanceNumber, ds.SOPInstanceUID = index + 1, generate_uid()
+        paths.append(folder / f"slice{index}.dcm")
+        ds.save_as(paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("seed", [0, 9])
+def test_a_series_opened_in_the_background_with_a_mutated_file_fails_cleanly(tmp_path: Path, seed: int) -> None:
+    """Its files' elements are checked as their slices are decoded: a file that a full check refuses is
+    refused at opening or reported for its slice (a ScanError naming it), never shown or another error."""
+    rng = random.Random(seed)
+    paths = _series(tmp_path / "series")
+    originals = [path.read_bytes() for path in paths]
+    refused_files = 0
+    for attempt in range(MUTATIONS):
+        damaged = attempt % len(paths)
+        paths[damaged].write_bytes(_mutate(originals[damaged], rng))
+        try:
+            parse_dicom(str(paths[damaged]), paths[damaged].name)
+            refused = False
+        except ScanError:
+            refused, refused_files = True, refused_files + 1
+        try:
+            scan = open_scan(paths, background=True)
+        except ScanError as error:
+            assert error.localized("en") and error.localized("zh")
+        else:
+            failures = scan.loading.settle() if scan.loading is not None else []
+            assert all(isinstance(error, ScanError) for error in failures), failures
+            assert not refused or any(paths[damaged].name in error.localized("en") for error in failures)
+            for index in range(scan.num_slices("axial")):
+                try:
+                    render(scan, View(slice_index=index))
+                except ScanError as error:
+                    assert error.localized("en") and error.localized("zh")
+            scan.dataset_for_export()
+        paths[damaged].write_bytes(originals[damaged])
+    assert refused_files  # the seeds damage some files: the checks above ran on them

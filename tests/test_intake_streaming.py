@@ -30,7 +30,7 @@ THREAD = "medrega-slices"
 
 @pytest.fixture(scope="module")
 def series(tmp_path_factory) -> list:
-    """A 24-slice 512 x 512 CT series with pixel padding (shown as the series' lowest value)."""
+    """A 24-slice 512 x 512 CT series with pixel padding (shown as each picture's lowest value)."""
     return ct_series_512(tmp_path_factory.mktemp("ct"), count=SLICES)
 
 
@@ -82,15 +82,15 @@ def test_every_picture_equals_the_series_decoded_at_once(series) -> None:
         assert_same_picture(lazy, eager, View(slice_index=index))
     for plane in ("coronal", "sagittal"):
         assert_same_picture(lazy, eager, View(plane=plane))
-    # Padding shows as the series' lowest value (slice n holds the template's values plus n, so each
-    # slice's own lowest value is another): the rule of pictures decoded at once, kept while loading.
-    lowest = np.nanmin(eager.voxels)
+    # Padding shows as the picture's own lowest value (slice n holds the template's values plus n, so
+    # each slice's lowest value is another), known as soon as that slice is decoded.
     for index in (0, SLICES // 2, SLICES - 1):
         later = open_scan(series, background=True)
-        assert picture_values(later, View(slice_index=index)).values.min() == lowest
+        values = picture_values(later, View(slice_index=index)).values
+        padding = np.isnan(eager.voxels[0, index])
+        assert padding.any() and (values[padding] == np.nanmin(eager.voxels[0, index])).all()
     assert lazy.loading.settle() == [] and lazy.loading.complete
     np.testing.assert_array_equal(lazy.voxels, eager.voxels)
-    assert np.isnan(eager.voxels).any() and lazy.padding_value == eager.padding_value
     assert lazy.default_window == eager.default_window and lazy.auto_window == eager.auto_window
     assert lazy.presets == eager.presets
     assert [resolve_window(lazy, name) for name in lazy.presets] == [resolve_window(eager, name) for name in eager.presets]
@@ -98,17 +98,14 @@ def test_every_picture_equals_the_series_decoded_at_once(series) -> None:
         assert_same_picture(lazy, eager, View(slice_index=3, window=name))
 
 
-def test_a_picture_decodes_only_its_own_slice_unless_it_holds_padding(unpadded, series, paused) -> None:
-    lazy = open_scan(unpadded, background=True)
-    assert lazy.loading.loaded == 1  # the middle slice, shown first
-    assert_same_picture(lazy, open_scan(unpadded), View(slice_index=0))
-    assert lazy.loading.loaded == 2
-    assert_same_picture(lazy, open_scan(unpadded), View(plane="coronal"))  # cut across every slice
-    assert lazy.loading.complete
-    padded = open_scan(series, background=True)
-    # Padding is shown as the series' lowest value: a picture holding padding needs every slice.
-    assert_same_picture(padded, open_scan(series), View(slice_index=0))
-    assert padded.loading.complete
+def test_a_picture_decodes_only_its_own_slice(unpadded, series, paused) -> None:
+    for files in (unpadded, series):  # padding too: it shows as the picture's own lowest value
+        lazy = open_scan(files, background=True)
+        assert lazy.loading.loaded == 1  # the middle slice, shown first
+        assert_same_picture(lazy, open_scan(files), View(slice_index=0))
+        assert lazy.loading.loaded == 2
+        assert_same_picture(lazy, open_scan(files), View(plane="coronal"))  # cut across every slice
+        assert lazy.loading.complete
 
 
 def test_a_damaged_slice_is_reported_in_the_users_language_and_the_others_stay_viewable(damaged) -> None:
@@ -204,3 +201,27 @@ def test_a_question_asked_while_slices_arrive_is_about_exactly_the_picture_shown
         expected = render(eager, view)
         assert png(sent.rgb) == png(expected.rgb) and sent.geometry.width == expected.geometry.width
         session.new_conversation()
+
+
+def _with_unknown_vr(path, tag: int) -> None:
+    """Rewrite ``path`` so element ``tag`` has a VR pydicom does not know: it parses, and fails only
+    when the element is converted (read, or checked)."""
+    data = bytearray(path.read_bytes())
+    group, element = divmod(tag, 0x10000)
+    at = bytes(data).index(group.to_bytes(2, "little") + element.to_bytes(2, "little"), 132)
+    data[at + 4 : at + 6] = b"S\x84"
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_element_is_reported_with_its_file_when_read_or_when_its_slice_is_decoded(tmp_path) -> None:
+    datasets = series_datasets(dicom_file("CT_small.dcm"), 6, 4.0)
+    paths = write_series(datasets, tmp_path, shuffle_seed=None)
+    _with_unknown_vr(paths[1], 0x00200013)  # Instance Number: read while the series is sorted
+    with pytest.raises(CorruptFileError) as at_opening:
+        open_scan(paths, background=True)
+    assert paths[1].name in at_opening.value.localized("en")
+    paths = write_series(datasets, tmp_path / "again", shuffle_seed=None)
+    _with_unknown_vr(paths[1], 0x00080070)  # Manufacturer: never read, so found by the slice's check
+    scan = open_scan(paths, background=True)
+    failed = scan.loading.settle()
+    assert len(failed) == 1 and paths[1].name in failed[0].localized("en")

@@ -131,7 +131,7 @@ class PictureValues:
     Attributes
     ----------
     values:
-        ``(H, W)`` float32 modality values (padding holds the scan's lowest value, black in any
+        ``(H, W)`` float32 modality values (padding holds the picture's lowest value, black in any
         window that starts above it), or ``(H, W, 3)`` uint8 for colour. Windowing these gives ``render``'s picture:
         the browser viewer receives exactly these values.
     geometry, orientation, view:
@@ -190,20 +190,20 @@ def _stored_slices(scan: Scan, cut: PlaneCut, view: View) -> list[int] | None:
     return [round(offset)] if abs(column) < 1e-9 and abs(row) < 1e-9 else None
 
 
-def _fill_padding(scan: Scan, values: np.ndarray) -> np.ndarray:
-    """Padding (NaN) replaced by the scan's lowest value (black in any window that starts above it).
-    Only a picture holding padding needs that value, and so every slice of a series still loading."""
+def _fill_padding(values: np.ndarray) -> np.ndarray:
+    """Padding (NaN) replaced by the picture's own lowest value: black in any window that starts above
+    it. The picture's values alone decide, so a slice of a series still loading shows once it is decoded."""
     if values.dtype != np.float32 or not np.isnan(values.min()):
         return values
-    padding = scan.padding_value
-    return values if padding is None else np.where(np.isnan(values), np.float32(padding), values)
+    lowest = np.fmin.reduce(values, axis=None)  # skips NaN; NaN only when the picture is all padding
+    return np.where(np.isnan(values), np.float32(0.0 if np.isnan(lowest) else lowest), values)
 
 
 def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
     """Cut ``view``'s plane from ``scan`` and resample it so one pixel is square in millimetres.
 
-    A series still loading is waited for: the picture's own slice, or every slice for a reformatted plane
-    or a picture holding padding (shown as the scan's lowest value).
+    A series still loading is waited for: the picture's own slice, or every slice for a reformatted
+    plane. Padding shows as the picture's lowest value.
 
     Raises
     ------
@@ -215,7 +215,7 @@ def picture_values(scan: Scan, view: View | None = None) -> PictureValues:
     cut, view = _cut(scan, view)
     frame = _frame(scan, cut, view)
     scan.wait_for(_stored_slices(scan, cut, view))
-    values = _fill_padding(scan, np.ascontiguousarray(cut.pixels))
+    values = _fill_padding(np.ascontiguousarray(cut.pixels))
     values = resize_picture(values, frame.geometry.width, frame.geometry.height)
     return PictureValues(values, frame.geometry, frame.orientation, view)
 

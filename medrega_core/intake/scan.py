@@ -278,20 +278,6 @@ class Scan:
             self.loading.load_all()
 
     @functools.cached_property
-    def padding_value(self) -> float | None:
-        """The lowest finite value, which padding (NaN) is shown as; None without padding or for colour.
-        It waits for every slice of a series still loading."""
-        if self.is_colour:
-            return None
-        self._load_all()
-        # One pass each and no temporary arrays (a 300-slice CT holds 80 million values): min()
-        # is NaN when any value is, fmin skips NaN.
-        if not np.isnan(self.voxels.min()):
-            return None
-        lowest = float(np.fmin.reduce(self.voxels, axis=None))
-        return 0.0 if np.isnan(lowest) else lowest
-
-    @functools.cached_property
     def auto_window(self) -> Window | None:
         """Robust percentile window of all values (it waits for every slice); None for colour."""
         if self.is_colour:

@@ -22,6 +22,7 @@ from medrega_core.intake.errors import (
     MissingDecoderError,
     MultipleSeriesError,
     NoImagesError,
+    ScanError,
     SeriesChoice,
     SeriesMismatchError,
     TooManyFilesError,
@@ -31,6 +32,7 @@ from medrega_core.intake.limits import DEFAULT_LIMITS, IntakeLimits
 from medrega_core.intake.readers.archive import is_zip, read_zip_members
 from medrega_core.intake.readers.dicom import (
     DicomPart,
+    check_all_elements,
     check_image_data,
     parse_dicom,
     parse_dicom_bytes,
@@ -299,10 +301,20 @@ def open_scan(
                     N_("Several files can only be opened together when they are DICOM files; {name} is not."),
                     name=path.name,
                 )
-            parts.append(DicomPart(path.name, parse_dicom(str(path), path.name)))
+            # In the background each file's elements are checked as its slice is decoded.
+            parts.append(DicomPart(path.name, parse_dicom(str(path), path.name, check_elements=not background)))
         except UnsupportedFormatError:
             if not item.found_in_folder:
                 raise
     if not parts:
         raise NoImagesError(N_("No DICOM file was found among the {count} files."), count=len(files))
-    return _open_dicom_parts(parts, limits, series_uid, background)
+    if not background:
+        return _open_dicom_parts(parts, limits, series_uid)
+    try:
+        return _open_dicom_parts(parts, limits, series_uid, background=True)
+    except ScanError:
+        raise
+    except Exception:  # a damaged element read while sorting (the others are checked later): name its file
+        for part in parts:
+            check_all_elements(part.dataset, part.name)
+        raise

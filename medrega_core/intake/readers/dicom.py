@@ -36,7 +36,7 @@ from medrega_core.intake.loading import SliceLoading
 from medrega_core.intake.scan import Scan, ScanKind, ScanMetadata, SourceInstance
 from medrega_core.intake.windowing import VoiLut, Window
 
-__all__ = ["DicomPart", "parse_dicom", "scan_from_dicom_file", "scan_from_dicom_series", "DECODER_PACKAGES"]
+__all__ = ["DicomPart", "check_all_elements", "parse_dicom", "scan_from_dicom_file", "scan_from_dicom_series", "DECODER_PACKAGES"]
 
 # pydicom's reading validation warns *and logs* invalid values verbatim ("Invalid value for VR DA:
 # '19800101'"), which would put birth dates and names into server logs. Only this layer uses
@@ -95,31 +95,42 @@ class DicomPart:
     dataset: Dataset
 
 
-def parse_dicom(source: str | BinaryIO, name: str) -> Dataset:
+def parse_dicom(source: str | BinaryIO, name: str, check_elements: bool = True) -> Dataset:
     """Parse a DICOM file without decoding pixels.
 
     Files without the 'DICM' preamble are accepted when they parse into a dataset with a SOP class
     or pixel data. Raises ``UnsupportedFormatError`` for non-DICOM input, ``CorruptFileError`` for
-    damaged DICOM.
+    damaged DICOM. Every element is converted now (see :func:`check_elements`) unless
+    ``check_elements`` is False: a series opened in the background checks each file's elements when
+    its slice is decoded.
     """
     try:
         try:
             dataset = pydicom.dcmread(source)
         except InvalidDicomError:
             dataset = _parse_without_preamble(source, name)
-        _materialize(dataset)
-        _materialize(getattr(dataset, "file_meta", None) or Dataset())
     except ScanError:
         raise
     except _PARSE_ERRORS as error:
         raise CorruptFileError(N_("The DICOM file {name} is damaged or truncated."), name=name) from error
+    if check_elements:
+        check_all_elements(dataset, name)
     _ensure_transfer_syntax(dataset)
     return dataset
 
 
+def check_all_elements(dataset: Dataset, name: str) -> None:
+    """Convert every element of ``dataset`` (file meta included) now: pydicom converts lazily, and a
+    damaged element would otherwise fail later, far from the parse, with an error that is not a
+    ``ScanError``. Raises ``CorruptFileError`` naming the file."""
+    try:
+        _materialize(dataset)
+        _materialize(getattr(dataset, "file_meta", None) or Dataset())
+    except _PARSE_ERRORS as error:
+        raise CorruptFileError(N_("The DICOM file {name} is damaged or truncated."), name=name) from error
+
+
 def _materialize(dataset: Dataset) -> None:
-    """Convert every element now: pydicom converts lazily, and a damaged element would otherwise
-    fail later, far from the parse, with an error that is not a ``ScanError``."""
     for element in dataset:
         if element.VR == "SQ":
             for item in element.value:
@@ -535,29 +546,36 @@ def scan_from_dicom_series(parts: list[DicomPart], limits: IntakeLimits, backgro
     colour = int(first.get("SamplesPerPixel", 1) or 1) == 3 or first.get("PhotometricInterpretation") == "PALETTE COLOR"
     shape = (len(parts), int(first.Rows), int(first.Columns))
     voxels = np.empty(shape + (3,), np.uint8) if colour else _allocate(shape, parts[0].name)
-    loading = SliceLoading(len(parts), _slice_decoder([parts[index] for index in stack.order], voxels, colour))
+    reference = parts[stack.order[0]]
+    if background:  # its header is the scan's (export, de-identification): checked whole now
+        check_all_elements(reference.dataset, reference.name)
+    sources = tuple(_source_instance(parts[index].dataset, None) for index in stack.order)
+    ordered = [parts[index] for index in stack.order]
+    loading = SliceLoading(len(parts), _slice_decoder(ordered, voxels, colour, check_elements=background))
     if background:
         loading.wait_for([len(parts) // 2])
         loading.start(first=len(parts) // 2)
     else:
         loading.wait_for()
-    reference = parts[stack.order[0]].dataset
     kind = ScanKind.VOLUME if stack.is_volume else ScanKind.FRAMES
-    sources = tuple(_source_instance(parts[index].dataset, None) for index in stack.order)
     return _scan("dicom-series", kind, voxels[None] if kind is ScanKind.VOLUME else voxels[:, None], stack.geometry,
-                 reference, colour, sources, loading if background else None)
+                 reference.dataset, colour, sources, loading if background else None)
 
 
-def _slice_decoder(ordered: list[DicomPart], voxels: np.ndarray, colour: bool) -> Callable[[int], None]:
-    """``decode(slot)``: the file of stored slice ``slot`` decoded into ``voxels[slot]``; its encoded
-    pixels are let go once decoded. A slice that cannot be decoded becomes padding (NaN, black for
-    colour), so passes over the whole volume (lowest value, automatic window) skip it."""
+def _slice_decoder(ordered: list[DicomPart], voxels: np.ndarray, colour: bool,
+                   check_elements: bool) -> Callable[[int], None]:
+    """``decode(slot)``: the file of stored slice ``slot`` decoded into ``voxels[slot]`` (its elements
+    checked first with ``check_elements``); its encoded pixels are let go once decoded. A slice that
+    cannot be decoded becomes padding (NaN, black for colour), so passes over the whole volume
+    (automatic window) skip it."""
     pending: list[DicomPart | None] = list(ordered)
 
     def decode(slot: int) -> None:
         part = pending[slot]
         pending[slot] = None
         try:
+            if check_elements:
+                check_all_elements(part.dataset, part.name)
             pixels = _decode(part)
             if pixels.shape[1:] != voxels.shape[1:]:
                 raise SeriesMismatchError(
