@@ -135,6 +135,39 @@ def test_a_left_drag_changes_the_window_and_the_picture_and_number_keys_pick_pre
     wait_for(page, "(w) => Math.abs(window.medregaViewer.state().window.width - w) < 0.01", window["width"])
 
 
+def test_a_window_set_by_the_user_stays_as_the_slices_change(path_page, series) -> None:
+    """Cornerstone's CPU path gives each newly shown slice its own full-range window in what the viewport
+    reports; the picture, the overlay and what a question is sent keep the user's window."""
+    page = path_page
+    upload(page, series)
+    x, y = viewport_centre(page)
+    drag(page, (x, y), (x + 90, y - 40))
+    wait_rendered(page)
+    dragged = viewer_state(page)["window"]
+    page.locator("#scan-viewer .medrega-viewer").focus()
+    for key, expected in [("ArrowDown", 11), ("ArrowDown", 12), ("Home", 0), ("End", 19)]:
+        page.keyboard.press(key)
+        wait_for(page, "(n) => window.medregaViewer.state().slice === n && window.medregaViewer.state().rendered", expected)
+        wait_rendered(page)
+        window = viewer_state(page)["window"]
+        assert window["width"] == pytest.approx(dragged["width"]) and window["center"] == pytest.approx(dragged["center"])
+        overlay = page.locator("#scan-viewer .medrega-corner.bottom-right").inner_text()
+        assert f"{round(dragged['width'])}/{round(dragged['center'])}" in overlay
+
+
+def test_the_picture_panel_follows_what_grows_above_it(page, series) -> None:
+    """The panel reaches the window's bottom from where it starts; when a block above it grows (the scan
+    line appears a few frames after the first picture) it is fitted again at once, so the picture does
+    not move later under the user's pointer."""
+    upload(page, series)
+    bottom = "() => document.querySelector('#scan-viewer .medrega-stage').getBoundingClientRect().bottom"
+    before = page.evaluate(bottom)
+    page.evaluate("""() => { const line = document.querySelector('#scan-line');
+        const extra = document.createElement('div'); extra.style.height = '40px'; line.appendChild(extra); }""")
+    wait_rendered(page)
+    assert page.evaluate(bottom) == pytest.approx(before, abs=1)
+
+
 def test_boxes_are_drawn_moved_resized_named_and_deleted(path_page, series, shots) -> None:
     page = path_page
     state = upload(page, series)

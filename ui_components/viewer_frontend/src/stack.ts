@@ -117,6 +117,18 @@ export class Stack {
     this.viewport().setProperties({ voiRange: { lower: window.center - window.width / 2, upper: window.center + window.width / 2 } });
   }
 
+  /**
+   * Called as another picture of the same stack is about to show. Cornerstone's CPU path then sets the
+   * viewport's reported window to that picture's own full range while it keeps drawing the user's; the
+   * viewer would report (and a question would be rendered with) a window the user does not see. The
+   * user's window, still the reported one at this moment, is set again once the picture is in place.
+   */
+  keepWindowOnNewPicture(): void {
+    if (this.switching) return; // a new stack gets its window from setStack
+    const window = this.currentWindow();
+    queueMicrotask(() => this.applyWindow(window));
+  }
+
   currentWindow(): WindowValue | null {
     const viewport = this.viewport();
     if (!this.scan || this.scan.colour || !viewport.getImageIds().length) return null;

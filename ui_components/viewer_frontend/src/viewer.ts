@@ -133,8 +133,13 @@ export class Viewer {
     });
     new ResizeObserver(() => this.resize()).observe(this.element);
     window.addEventListener('resize', () => this.fitStage());
-    // The panels above the viewer change height (a file list, a series line): follow them.
-    new ResizeObserver(() => this.fitStage()).observe(document.body);
+    // The panels above the viewer change height (a file list, a series line): follow them. The body's
+    // size does not always change with them (the scan line appearing after the first picture did not),
+    // so the blocks above the viewer in its column are watched too.
+    const above = new ResizeObserver(() => this.fitStage());
+    above.observe(document.body);
+    const block = host.closest('.block');
+    for (let sibling = block?.previousElementSibling; sibling; sibling = sibling.previousElementSibling) above.observe(sibling);
     this.fitStage();
   }
 
@@ -270,6 +275,7 @@ export class Viewer {
   private listen(): void {
     const element = this.element;
     element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
+      this.stack.keepWindowOnNewPicture();
       this.refresh();
       this.changed();
     });
