@@ -27,6 +27,10 @@ class TeacherKeyError(CaseError):
     """A teacher action without the teacher's password or token."""
 
 
+class DataFolderError(MedRegAError):
+    """The app's data folder (teaching database and cases) cannot be made or written."""
+
+
 @dataclass(frozen=True)
 class TeachingHost:
     """The teaching store of this process and the key that opens the teacher's page."""
@@ -45,11 +49,16 @@ class TeachingHost:
     @classmethod
     def create(cls, ctx: AppContext, data_dir: Path, database_url: str | None, teacher_password: str | None
                ) -> "TeachingHost":
-        data_dir.mkdir(parents=True, exist_ok=True)
+        """Raises :class:`DataFolderError` or the store's ``TeachingDatabaseError`` when the app cannot start."""
+        try:
+            (data_dir / "cases").mkdir(parents=True, exist_ok=True)
+            browser_secret = lasting_secret(data_dir / "browser-secret")
+        except OSError:
+            raise DataFolderError(N_("The data folder {path} cannot be created or written; choose another with "
+                                     "--data-dir."), path=str(data_dir)) from None
         store = TeachingStore(database_url or TeachingStore.default_url(data_dir), data_dir / "cases")
         key = teacher_password or secrets.token_urlsafe(12)
-        return cls(ctx, store, key, teacher_password is None, lasting_secret(data_dir / "browser-secret"),
-                   ctx.on_gpu(stream_answer))
+        return cls(ctx, store, key, teacher_password is None, browser_secret, ctx.on_gpu(stream_answer))
 
     def check_teacher(self, key: str | None) -> None:
         if not hmac.compare_digest(str(key or "").encode(), self.teacher_key.encode()):
