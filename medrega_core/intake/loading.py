@@ -56,7 +56,7 @@ class SliceLoading:
 
     def load_all(self) -> list[Exception]:
         """Return once every slice is decoded or has failed (decoding those nobody has started), with the
-        failures in stored order; for what needs the whole volume but not every slice (its lowest value)."""
+        failures in stored order; for what needs the whole volume but not every slice (the automatic window)."""
         for slot in range(self.count):
             self._load(slot)
         return self.failed

@@ -272,17 +272,13 @@ class Scan:
             )
         return Plane(plane)
 
-    def _load_all(self) -> None:
-        """Every slice decoded (or failed: its values are padding) before a pass over the whole volume."""
-        if self.loading is not None:
-            self.loading.load_all()
-
     @functools.cached_property
     def auto_window(self) -> Window | None:
         """Robust percentile window of all values (it waits for every slice); None for colour."""
         if self.is_colour:
             return None
-        self._load_all()
+        if self.loading is not None:  # failed slices hold padding, which the window skips
+            self.loading.load_all()
         return robust_window(self.voxels)
 
     @property
